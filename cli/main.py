@@ -1,0 +1,45 @@
+"""The ``infra`` command. Imports here stay light: pulumi, boto3 and the providers load lazily
+inside the commands that need them, so ``infra --help`` starts fast."""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from cli import plan_cmd, runbook_cmd
+from stacks.errors import InfraError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok · 1 operation failed · 2 invalid input (nothing changed) · "
+    "3 missing prerequisite · 4 blocked by a guardrail."
+)
+
+
+class _ErrorBoundary(TyperGroup):
+    """The one place where an expected error becomes one line on stderr and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InfraError as exc:
+            from cli.output import error_line
+
+            error_line(str(exc))
+            raise typer.Exit(int(exc.exit_code)) from None
+
+
+app = typer.Typer(
+    name="infra",
+    cls=_ErrorBoundary,
+    help=f"Provision and operate the platform's environments.\n\n{EXIT_CODES_HELP}",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
+app.add_typer(runbook_cmd.app, name="runbook")
+app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_container)
+
+
+def main() -> None:
+    app(prog_name="infra")

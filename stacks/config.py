@@ -1,0 +1,407 @@
+"""The typed model of one environment, read once from the stack's configuration.
+
+The same flat ``namespace:key -> string`` map reaches this module whether the Pulumi engine runs the
+program (``PULUMI_CONFIG``) or ``infra plan`` reads ``Pulumi.<env>.yaml`` itself, so a mistake is
+rejected identically before anything is created. Keys are camelCase, as Pulumi config keys are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from stacks.errors import ConfigError
+
+PROJECT = "infra"
+ENVIRONMENTS = ("staging", "prod")
+Environment = Literal["staging", "prod"]
+
+
+def _network(value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid IPv4 CIDR ({exc})") from None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class NetworkConfig(_Model):
+    """VPC layout: one public, private and database subnet per availability zone."""
+
+    cidr: str
+    availability_zones: list[str]
+    public_subnets: list[str]
+    private_subnets: list[str]
+    database_subnets: list[str]
+    nat_gateways: Literal["single", "onePerAz"] = "onePerAz"
+    flow_log_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        _network(v)
+        return v
+
+    @field_validator("public_subnets", "private_subnets", "database_subnets")
+    @classmethod
+    def _subnets(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            _network(cidr)
+        return v
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _azs(cls, v: list[str]) -> list[str]:
+        if len(v) < 2:
+            raise ValueError("at least 2 availability zones are needed for Multi-AZ services")
+        if len(set(v)) != len(v):
+            raise ValueError("availability zones must be distinct")
+        return v
+
+    @model_validator(mode="after")
+    def _layout(self) -> NetworkConfig:
+        vpc = _network(self.cidr)
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
+        for tier in ("public_subnets", "private_subnets", "database_subnets"):
+            subnets = getattr(self, tier)
+            if len(subnets) != len(self.availability_zones):
+                raise ValueError(
+                    f"{to_camel(tier)} has {len(subnets)} entries for "
+                    f"{len(self.availability_zones)} availability zones; give one per zone"
+                )
+            for cidr in subnets:
+                net = _network(cidr)
+                if not net.subnet_of(vpc):
+                    raise ValueError(f"{to_camel(tier)}: {cidr} is outside the VPC {self.cidr}")
+                for other_name, other in seen:
+                    if net.overlaps(other):
+                        raise ValueError(f"{to_camel(tier)}: {cidr} overlaps {other_name} {other}")
+                seen.append((f"{to_camel(tier)}", net))
+        return self
+
+
+class NodeGroupConfig(_Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    instance_types: list[str] = Field(min_length=1)
+    min_size: int = Field(ge=0)
+    desired_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    disk_size_gb: int = Field(default=50, ge=20)
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"node group {self.name!r} needs minSize <= desiredSize <= maxSize "
+                f"(got {self.min_size} <= {self.desired_size} <= {self.max_size})"
+            )
+        return self
+
+
+class EksConfig(_Model):
+    version: str = Field(pattern=r"^1\.\d{2}$")
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    node_groups: list[NodeGroupConfig] = Field(min_length=1)
+    log_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _restricted(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            if _network(cidr).prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} opens the Kubernetes API to the internet; list your office/VPN ranges"
+                )
+        return v
+
+    @field_validator("node_groups")
+    @classmethod
+    def _unique(cls, v: list[NodeGroupConfig]) -> list[NodeGroupConfig]:
+        names = [g.name for g in v]
+        if len(set(names)) != len(names):
+            raise ValueError("node group names must be unique")
+        return v
+
+
+class PostgresConfig(_Model):
+    engine_version: str = Field(pattern=r"^\d+(\.\d+)?$")
+    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage_gb: int = Field(ge=20)
+    max_allocated_storage_gb: int = Field(ge=20)
+    multi_az: bool = True
+    backup_retention_days: int = Field(default=7, ge=1, le=35)
+    deletion_protection: bool = True
+    performance_insights: bool = True
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = 60
+    database_name: str = Field(default="app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    username: str = Field(default="app_admin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+
+    @model_validator(mode="after")
+    def _storage(self) -> PostgresConfig:
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            raise ValueError("maxAllocatedStorageGb must be >= allocatedStorageGb")
+        return self
+
+    @property
+    def major_version(self) -> str:
+        return self.engine_version.split(".")[0]
+
+
+class RedisConfig(_Model):
+    engine_version: str = Field(pattern=r"^\d+\.\d+$")
+    node_type: str = Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int = Field(default=1, ge=1, le=5, description="replicas besides the primary")
+    snapshot_retention_days: int = Field(default=7, ge=1, le=35)
+
+
+class KubernetesConfig(_Model):
+    app_namespace: str = Field(default="app", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    workers_namespace: str = Field(default="workers", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    temporal_namespace: str = Field(default="temporal", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    app_port: int = Field(default=8080, ge=1, le=65535)
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+
+
+class TemporalRunbookConfig(_Model):
+    target: str = Field(
+        default="docker://generic-corp-temporal",
+        description="docker://CONTAINER or k8s://NAMESPACE/deployment/NAME",
+    )
+    health: str = Field(default="tcp://127.0.0.1:7233", description="probe URL: tcp://, http(s)://, grpc://")
+    timeout_seconds: float = Field(default=180, gt=0)
+    grace_seconds: float = Field(default=10, ge=0)
+
+
+class RunbooksConfig(_Model):
+    temporal: TemporalRunbookConfig = Field(default_factory=TemporalRunbookConfig)
+
+
+class EnvironmentConfig(_Model):
+    """Everything one environment needs; ``environment`` comes from the stack name, not the file."""
+
+    environment: Environment
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    owner: str = Field(min_length=1)
+    cost_center: str = Field(min_length=1)
+    network: NetworkConfig
+    eks: EksConfig
+    postgres: PostgresConfig
+    redis: RedisConfig
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> EnvironmentConfig:
+        if self.environment != "prod":
+            return self
+        rules = [
+            (len(self.network.availability_zones) >= 3, "network.availabilityZones",
+             "prod needs at least 3 availability zones"),
+            (self.network.nat_gateways == "onePerAz", "network.natGateways",
+             "prod needs one NAT gateway per AZ; set it to onePerAz"),
+            (self.postgres.multi_az, "postgres.multiAz", "prod must be Multi-AZ; set it to true"),
+            (self.postgres.deletion_protection, "postgres.deletionProtection",
+             "prod needs deletion protection; set it to true"),
+            (self.postgres.backup_retention_days >= 7, "postgres.backupRetentionDays",
+             "prod keeps backups at least 7 days; set it to 7 or more"),
+        ]
+        for ok, key, why in rules:
+            if not ok:
+                raise _ProdRuleError(key, why)
+        return self
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{PROJECT}-{self.environment}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    def tags(self, **extra: str) -> dict[str, str]:
+        """Tags every taggable AWS resource carries (cost allocation and ownership)."""
+        return {
+            "environment": self.environment,
+            "project": PROJECT,
+            "owner": self.owner,
+            "cost-center": self.cost_center,
+            "managed-by": "pulumi",
+            **extra,
+        }
+
+
+class _ProdRuleError(ValueError):
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(why)
+        self.key = key
+        self.why = why
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+_FIELDS = {name: (field.alias or name) for name, field in EnvironmentConfig.model_fields.items()}
+_FROM_OTHER_NAMESPACES = {"environment", "region"}
+KNOWN_KEYS = sorted(alias for name, alias in _FIELDS.items() if name not in _FROM_OTHER_NAMESPACES)
+
+
+def check_environment(name: str) -> Environment:
+    if name not in ENVIRONMENTS:
+        shown = repr(name) if name else "an empty name"
+        raise ConfigError(
+            f"unknown environment {shown}", hint=f"use one of: {', '.join(ENVIRONMENTS)}"
+        )
+    return name  # type: ignore[return-value]
+
+
+def _decode(value: Any) -> Any:
+    # Pulumi hands structured values to the program as JSON strings.
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def from_flat(environment: str, flat: Mapping[str, Any], *, source: str) -> EnvironmentConfig:
+    """Build the model from Pulumi's flat config map; errors name ``source`` and the key."""
+    env = check_environment(environment)
+    data: dict[str, Any] = {"environment": env}
+    for full_key, raw in flat.items():
+        namespace, _, key = full_key.partition(":")
+        if not key:
+            namespace, key = PROJECT, namespace
+        if full_key == "aws:region":
+            data["region"] = raw
+        elif namespace == PROJECT:
+            if key not in KNOWN_KEYS:
+                raise ConfigError(f"{source}: {PROJECT}:{key}: unknown key{_suggest(key, KNOWN_KEYS)}")
+            data[key] = _decode(raw)
+    try:
+        return EnvironmentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in known if k.lower() == key.lower()]
+    return f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return ""
+    head, *rest = loc
+    path = "aws:region" if head == "region" else f"{PROJECT}:{head}"
+    for part in rest:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    ctx_error = (first.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, _ProdRuleError):
+        key, msg = f"{PROJECT}:{ctx_error.key}", ctx_error.why
+    elif first["type"] == "extra_forbidden":
+        parent_model = _model_at(loc[:-1])
+        known = [f.alias or n for n, f in parent_model.model_fields.items()] if parent_model else []
+        key, msg = _key_path(loc), f"unknown key{_suggest(str(loc[-1]), known)}"
+    elif first["type"] == "missing":
+        key, msg = _key_path(loc), "required key is missing; add it"
+    else:
+        key = _key_path(loc)
+        msg = str(ctx_error) if isinstance(ctx_error, ValueError) else first["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if "input" in first and first["type"] not in ("model_type", "dict_type", "list_type"):
+            got = first["input"]
+            if not isinstance(got, dict | list):
+                msg += f" (got {got!r})"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    where = f"{key}: " if key else ""
+    return f"{source}: {where}{msg}{more}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = EnvironmentConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next(
+            (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
+        )
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        inner = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+                     None)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """Read ``Pulumi.<env>.yaml`` into Pulumi's flat map (structured values JSON-encoded)."""
+    import yaml
+
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", hint="create it or pass --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{name}: not valid YAML{where}", hint="fix the syntax") from None
+    if not doc:
+        raise ConfigError(f"{name}: file is empty", hint="it needs a 'config:' mapping")
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise ConfigError(f"{name}: no 'config:' mapping at the top level", hint="see Pulumi.staging.yaml")
+    flat: dict[str, Any] = {}
+    for key, value in doc["config"].items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise ConfigError(
+                f"{name}: {key}: encrypted values are not used by this project",
+                hint="the platform's secrets live in AWS Secrets Manager, not in stack config",
+            )
+        flat[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
+def load(environment: str, path: Path) -> EnvironmentConfig:
+    check_environment(environment)
+    return from_flat(environment, read_stack_file(path), source=path.name)
+
+
+def from_pulumi() -> EnvironmentConfig:
+    """Read the running stack's configuration (inside the Pulumi program)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    flat = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    stack = pulumi.get_stack()
+    return from_flat(stack, flat, source=f"Pulumi.{stack}.yaml")

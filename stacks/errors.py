@@ -1,0 +1,49 @@
+"""The one error hierarchy of the toolkit.
+
+Every expected failure is an ``InfraError`` carrying its exit code; the CLI catches them at a single
+boundary (``cli.main``) and prints one line. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the operation ran and did not succeed
+    INVALID_INPUT = 2  # bad arguments, config or files; nothing was changed
+    MISSING_PREREQUISITE = 3  # a tool, credential or backend is missing
+    BLOCKED = 4  # a guardrail refused: policy, budget, lock
+
+
+class InfraError(Exception):
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class OperationFailed(InfraError):
+    exit_code = ExitCode.FAILED
+
+
+class InvalidInput(InfraError):
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class ConfigError(InvalidInput):
+    """A stack configuration is missing, unreadable or invalid."""
+
+
+class MissingPrerequisite(InfraError):
+    exit_code = ExitCode.MISSING_PREREQUISITE
+
+
+class Blocked(InfraError):
+    exit_code = ExitCode.BLOCKED
