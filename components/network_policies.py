@@ -1,0 +1,124 @@
+"""Namespaces with default-deny network policies and the few flows the platform needs.
+
+Enforced by the VPC CNI's network-policy agent (enabled by the EKS component). Anything not listed
+here is dropped, in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.postgres import PORT as POSTGRES_PORT
+from components.redis import PORT as REDIS_PORT
+from stacks.config import EnvironmentConfig
+
+meta = k8s.meta.v1
+net = k8s.networking.v1
+NS_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    config: EnvironmentConfig
+    provider: k8s.Provider
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    namespaces: list[str]
+
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("infra:k8s:NetworkPolicies", name, None, opts)
+        cfg = args.config
+        kc = cfg.kubernetes
+        self._name = name
+        self._env = cfg.environment
+        app, workers, temporal = kc.app_namespace, kc.workers_namespace, kc.temporal_namespace
+        self.namespaces = [app, workers, temporal]
+        datastores = cfg.network.database_subnets
+        load_balancers = cfg.network.public_subnets
+
+        ns_resources = {}
+        for ns in self.namespaces:
+            ns_resources[ns] = k8s.core.v1.Namespace(
+                f"{name}-ns-{ns}",
+                metadata=meta.ObjectMetaArgs(name=ns, labels={
+                    "environment": cfg.environment,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                }),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            )
+        self._opts = {
+            ns: pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[res])
+            for ns, res in ns_resources.items()
+        }
+
+        for ns in self.namespaces:
+            self._policy(ns, "default-deny-all", ingress=[], egress=[])
+            self._policy(ns, "allow-dns", egress=[net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(
+                    namespace_selector=_ns("kube-system"),
+                    pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                )],
+                ports=[_port(53, "UDP"), _port(53, "TCP")],
+            )])
+
+        for ns in (app, workers):
+            self._policy(ns, "allow-temporal", egress=[net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(namespace_selector=_ns(temporal))],
+                ports=[_port(kc.temporal_port)],
+            )])
+            self._policy(ns, "allow-datastores", egress=[net.NetworkPolicyEgressRuleArgs(
+                to=_cidrs(datastores), ports=[_port(POSTGRES_PORT), _port(REDIS_PORT)],
+            )])
+
+        self._policy(app, "allow-from-load-balancer", ingress=[net.NetworkPolicyIngressRuleArgs(
+            from_=_cidrs(load_balancers), ports=[_port(kc.app_port)],
+        )])
+        self._policy(temporal, "allow-clients", ingress=[net.NetworkPolicyIngressRuleArgs(
+            from_=[net.NetworkPolicyPeerArgs(namespace_selector=_ns(app)),
+                   net.NetworkPolicyPeerArgs(namespace_selector=_ns(workers))],
+            ports=[_port(kc.temporal_port)],
+        )])
+        # Temporal's services (frontend, history, matching, worker) talk to each other on several ports.
+        same_namespace = [net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs())]
+        self._policy(
+            temporal, "allow-within-namespace",
+            ingress=[net.NetworkPolicyIngressRuleArgs(from_=same_namespace)],
+            egress=[net.NetworkPolicyEgressRuleArgs(to=same_namespace)],
+        )
+        self._policy(temporal, "allow-postgres", egress=[net.NetworkPolicyEgressRuleArgs(
+            to=_cidrs(datastores), ports=[_port(POSTGRES_PORT)],
+        )])
+        self.register_outputs({"namespaces": self.namespaces})
+
+    def _policy(self, namespace: str, policy: str, *, ingress: list | None = None,
+                egress: list | None = None) -> net.NetworkPolicy:
+        types = [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
+        return net.NetworkPolicy(
+            f"{self._name}-{namespace}-{policy}",
+            metadata=meta.ObjectMetaArgs(name=policy, namespace=namespace,
+                                         labels={"environment": self._env}),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(),
+                policy_types=types,
+                ingress=ingress or None,
+                egress=egress or None,
+            ),
+            opts=self._opts[namespace],
+        )
+
+
+def _ns(name: str) -> meta.LabelSelectorArgs:
+    return meta.LabelSelectorArgs(match_labels={NS_LABEL: name})
+
+
+def _port(port: int, protocol: str = "TCP") -> net.NetworkPolicyPortArgs:
+    return net.NetworkPolicyPortArgs(port=port, protocol=protocol)
+
+
+def _cidrs(cidrs: list[str]) -> list[net.NetworkPolicyPeerArgs]:
+    return [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in cidrs]

@@ -1,0 +1,85 @@
+"""One environment, composed. Run by the Pulumi engine (``stacks/__main__.py``) and, unchanged, by
+``infra plan`` under the mock engine: the plan is this program, not a description of it."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.network import Network, NetworkArgs
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
+from components.postgres import PostgresDatabase, PostgresDatabaseArgs
+from components.redis import RedisCache, RedisCacheArgs
+from stacks.config import EnvironmentConfig
+
+
+def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
+    """Create every component of the environment and return the stack outputs."""
+    prefix = cfg.name_prefix
+    keys = EncryptionKeys(f"{prefix}-keys", EncryptionKeysArgs(config=cfg))
+    network = Network(f"{prefix}-network", NetworkArgs(config=cfg, logs_key_arn=keys.logs_key_arn))
+    eks = EksCluster(f"{prefix}-eks", EksClusterArgs(
+        config=cfg,
+        private_subnet_ids=network.private_subnet_ids,
+        secrets_key_arn=keys.eks_key_arn,
+        logs_key_arn=keys.logs_key_arn,
+    ))
+    postgres = PostgresDatabase(f"{prefix}-postgres", PostgresDatabaseArgs(
+        config=cfg,
+        vpc_id=network.vpc_id,
+        subnet_group_name=network.database_subnet_group_name,
+        node_security_group_id=eks.cluster_security_group_id,
+        data_key_arn=keys.data_key_arn,
+        secrets_key_arn=keys.secrets_key_arn,
+    ))
+    redis = RedisCache(f"{prefix}-redis", RedisCacheArgs(
+        config=cfg,
+        vpc_id=network.vpc_id,
+        subnet_group_name=network.cache_subnet_group_name,
+        node_security_group_id=eks.cluster_security_group_id,
+        data_key_arn=keys.data_key_arn,
+        secrets_key_arn=keys.secrets_key_arn,
+    ))
+    app_secrets = ApplicationSecrets(f"{prefix}-app-secrets", ApplicationSecretsArgs(
+        config=cfg,
+        secrets_key_arn=keys.secrets_key_arn,
+        database_address=postgres.address,
+        database_port=postgres.port,
+        database_master_secret_arn=postgres.master_user_secret_arn,
+        redis_endpoint=redis.primary_endpoint,
+        redis_port=redis.port,
+        redis_auth_secret_arn=redis.auth_secret_arn,
+    ))
+    NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
+
+    return {
+        "environment": pulumi.Output.from_input(cfg.environment),
+        "region": pulumi.Output.from_input(cfg.region),
+        "vpc_id": network.vpc_id,
+        "cluster_name": eks.cluster_name,
+        "cluster_endpoint": eks.cluster_endpoint,
+        "cluster_oidc_provider_arn": eks.cluster_oidc_provider_arn,
+        "kubeconfig": eks.kubeconfig,
+        "database_address": postgres.address,
+        "database_port": postgres.port,
+        "database_instance_id": postgres.instance_identifier,
+        "database_master_secret_arn": postgres.master_user_secret_arn,
+        "redis_primary_endpoint": redis.primary_endpoint,
+        "redis_port": redis.port,
+        "redis_replication_group_id": redis.replication_group_id,
+        "redis_auth_secret_arn": redis.auth_secret_arn,
+        "app_database_secret_arn": app_secrets.database_secret_arn,
+        "app_redis_secret_arn": app_secrets.redis_secret_arn,
+    }
+
+
+def main(cfg: EnvironmentConfig | None = None) -> None:
+    """The Pulumi program: read and validate the stack's config once, build, export."""
+    if cfg is None:
+        from stacks.config import from_pulumi
+
+        cfg = from_pulumi()
+    for key, value in build(cfg).items():
+        pulumi.export(key, value)
