@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -9,8 +11,12 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def console() -> Console:
-    # Created per call so tests that capture stdout (CliRunner) see the output.
-    return Console(highlight=False, soft_wrap=True)
+    # Created per call so tests that capture stdout (CliRunner) see the output. Piped output gets a
+    # log-friendly width instead of rich's 80 columns, unless COLUMNS says otherwise.
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 140
+    return out
 
 
 def error_line(message: str) -> None:

@@ -1,6 +1,41 @@
+"""`infra plan ENV`: the environment's whole Pulumi program, run offline under the mock engine."""
+
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
 
-def plan(env: str) -> None:
-    """Show every resource the environment's Pulumi program would create (offline)."""
-    raise NotImplementedError
+import typer
+
+
+def plan(
+    env: Annotated[str, typer.Argument(help="Environment (stack) to plan: staging or prod.", show_default=False)],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Plan from another stack config file (a what-if).", dir_okay=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a stable, versioned JSON document instead of a tree.")
+    ] = False,
+) -> None:
+    """Show every resource the environment's Pulumi program would create, offline.
+
+    Runs the very program `infra up` deploys, in-process under Pulumi's mock engine: no pulumi CLI,
+    no AWS account. Secrets are shown as [secret].
+    """
+    from cli import plan_view
+    from cli.output import console
+    from stacks import config as stack_config
+    from stacks import offline
+    from stacks.project import stack_file
+
+    path = stack_file(env, config)
+    cfg = stack_config.load(env, path)
+    result = offline.run(cfg)
+    if as_json:
+        typer.echo(json.dumps(plan_view.document(result), indent=2, sort_keys=True))
+        return
+    out = console()
+    for renderable in plan_view.render(result, cfg.region):
+        out.print(renderable)

@@ -76,19 +76,18 @@ class NetworkConfig(_Model):
         seen: list[tuple[str, ipaddress.IPv4Network]] = []
         for tier in ("public_subnets", "private_subnets", "database_subnets"):
             subnets = getattr(self, tier)
+            key = f"network.{to_camel(tier)}"
             if len(subnets) != len(self.availability_zones):
-                raise ValueError(
-                    f"{to_camel(tier)} has {len(subnets)} entries for "
-                    f"{len(self.availability_zones)} availability zones; give one per zone"
-                )
+                raise _KeyedError(key, f"{len(subnets)} subnets for {len(self.availability_zones)} "
+                                       "availability zones; give one per zone")
             for cidr in subnets:
                 net = _network(cidr)
                 if not net.subnet_of(vpc):
-                    raise ValueError(f"{to_camel(tier)}: {cidr} is outside the VPC {self.cidr}")
+                    raise _KeyedError(key, f"{cidr} is outside the VPC {self.cidr}")
                 for other_name, other in seen:
                     if net.overlaps(other):
-                        raise ValueError(f"{to_camel(tier)}: {cidr} overlaps {other_name} {other}")
-                seen.append((f"{to_camel(tier)}", net))
+                        raise _KeyedError(key, f"{cidr} overlaps {other_name} {other}")
+                seen.append((to_camel(tier), net))
         return self
 
 
@@ -220,7 +219,7 @@ class EnvironmentConfig(_Model):
         ]
         for ok, key, why in rules:
             if not ok:
-                raise _ProdRuleError(key, why)
+                raise _KeyedError(key, why)
         return self
 
     @property
@@ -243,7 +242,9 @@ class EnvironmentConfig(_Model):
         }
 
 
-class _ProdRuleError(ValueError):
+class _KeyedError(ValueError):
+    """A rule that spans several keys, reported against the one to change."""
+
     def __init__(self, key: str, why: str) -> None:
         super().__init__(why)
         self.key = key
@@ -318,7 +319,7 @@ def _describe(exc: ValidationError, source: str) -> str:
     first = errors[0]
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     ctx_error = (first.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, _ProdRuleError):
+    if isinstance(ctx_error, _KeyedError):
         key, msg = f"{PROJECT}:{ctx_error.key}", ctx_error.why
     elif first["type"] == "extra_forbidden":
         parent_model = _model_at(loc[:-1])
@@ -331,7 +332,7 @@ def _describe(exc: ValidationError, source: str) -> str:
         msg = str(ctx_error) if isinstance(ctx_error, ValueError) else first["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        if "input" in first and first["type"] not in ("model_type", "dict_type", "list_type"):
+        if not ctx_error and "input" in first:
             got = first["input"]
             if not isinstance(got, dict | list):
                 msg += f" (got {got!r})"

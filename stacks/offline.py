@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,16 +175,23 @@ _COMPUTED = {
 _RUN_LOCK = threading.Lock()  # the Pulumi runtime's settings are process-global
 
 
+@contextmanager
+def mock_engine(environment: str, region: str) -> Iterator[Plan]:
+    """Point the Pulumi runtime at a capturing mock engine; the Plan fills as resources register."""
+    plan = Plan(environment=environment)
+    with _RUN_LOCK:
+        settings.ROOT.set(None)  # a fresh root stack for every run, even in one process
+        cloud = _CloudMocks(region)
+        monitor = _CapturingMonitor(cloud, plan)
+        mocks.set_mocks(cloud, project=PROJECT, stack=environment, preview=False, monitor=monitor)
+        yield plan
+
+
 def run(cfg: EnvironmentConfig) -> Plan:
     """Run the environment's program under mocks; return every registration once all have completed."""
     from stacks import program
 
-    plan = Plan(environment=cfg.environment)
-    with _RUN_LOCK:
-        settings.ROOT.set(None)
-        cloud = _CloudMocks(cfg.region)
-        monitor = _CapturingMonitor(cloud, plan)
-        mocks.set_mocks(cloud, project=PROJECT, stack=cfg.environment, preview=False, monitor=monitor)
+    with mock_engine(cfg.environment, cfg.region) as plan:
         # run_pulumi_func waits for every outstanding RPC before returning: no registration is missed.
         _sync_await(run_pulumi_func(lambda: program.main(cfg)))
     return plan

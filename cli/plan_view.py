@@ -1,0 +1,133 @@
+"""How a captured plan is shown: a tree grouped by component, or a stable versioned JSON document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from stacks.offline import STACK_TYPE, Plan, PlannedResource
+
+DOCUMENT_VERSION = 1
+
+# The settings an SRE reviews first, per resource type (engine property names).
+KEY_SETTINGS: dict[str, list[str]] = {
+    "aws:ec2/vpc:Vpc": ["cidrBlock"],
+    "aws:ec2/subnet:Subnet": ["cidrBlock", "availabilityZone"],
+    "aws:ec2/natGateway:NatGateway": [],
+    "aws:ec2/flowLog:FlowLog": ["trafficType", "logDestinationType"],
+    "aws:cloudwatch/logGroup:LogGroup": ["name", "retentionInDays"],
+    "aws:kms/key:Key": ["enableKeyRotation", "deletionWindowInDays"],
+    "aws:kms/alias:Alias": ["name"],
+    "aws:eks/cluster:Cluster": ["name", "version", "enabledClusterLogTypes", "vpcConfig.endpointPublicAccess",
+                                "vpcConfig.publicAccessCidrs"],
+    "aws:eks/nodeGroup:NodeGroup": ["instanceTypes", "scalingConfig", "capacityType"],
+    "aws:eks/addon:Addon": ["addonName", "configurationValues"],
+    "aws:rds/instance:Instance": ["instanceClass", "engineVersion", "multiAz", "storageEncrypted",
+                                  "manageMasterUserPassword", "backupRetentionPeriod", "deletionProtection",
+                                  "publiclyAccessible"],
+    "aws:rds/parameterGroup:ParameterGroup": ["family"],
+    "aws:elasticache/replicationGroup:ReplicationGroup": [
+        "nodeType", "numCacheClusters", "automaticFailoverEnabled", "multiAzEnabled",
+        "atRestEncryptionEnabled", "transitEncryptionEnabled", "snapshotRetentionLimit"],
+    "aws:secretsmanager/secret:Secret": ["name"],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ipProtocol", "fromPort", "toPort"],
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["policyArn"],
+    "kubernetes:core/v1:Namespace": ["metadata.name"],
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": ["metadata.namespace", "spec.policyTypes"],
+}
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The ``--json`` document. Version 1 fields never change meaning; new fields may be added."""
+    stack_urns = {r.urn for r in plan.resources if r.type == STACK_TYPE}
+    resources = sorted((r for r in plan.resources if r.type != STACK_TYPE), key=lambda r: r.urn)
+    return {
+        "version": DOCUMENT_VERSION,
+        "environment": plan.environment,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": None if r.parent in stack_urns else r.parent,
+                "custom": r.custom,
+                "inputs": r.inputs,
+            }
+            for r in resources
+        ],
+    }
+
+
+def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
+    value: Any = inputs
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _settings(resource: PlannedResource) -> str:
+    shown = []
+    for key in KEY_SETTINGS.get(resource.type, []):
+        value = _lookup(resource.inputs, key)
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        shown.append(f"{key.split('.')[-1]}={value}")
+    return escape("\n".join(shown))
+
+
+def short_type(token: str) -> str:
+    """``aws:ec2/subnet:Subnet`` -> ``ec2.Subnet``; ``kubernetes:core/v1:Namespace`` -> ``Namespace``."""
+    package, module, cls = (token.split(":") + ["", ""])[:3]
+    if package == "pulumi" and module == "providers":
+        return f"provider.{cls}"
+    if package == "aws":
+        return f"{module.split('/')[0]}.{cls}"
+    return cls or token
+
+
+def _components(plan: Plan) -> list[PlannedResource]:
+    return sorted((r for r in plan.resources if not r.custom and r.type != STACK_TYPE),
+                  key=lambda r: r.name)
+
+
+def summary(plan: Plan, region: str) -> str:
+    return (f"{plan.environment} ({region}): {len(plan.custom_resources())} resources "
+            f"in {len(_components(plan))} components")
+
+
+def render(plan: Plan, region: str) -> list[Any]:
+    """One table per component: what it creates and the settings worth reviewing."""
+    out: list[Any] = [Text(summary(plan, region), style="bold")]
+    for component in _components(plan):
+        children = sorted(_descendants(plan, component.urn), key=lambda r: (r.type, r.name))
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+        table.add_column("resource", style="cyan", no_wrap=True)
+        table.add_column("name", overflow="fold")
+        table.add_column("key settings", style="dim", overflow="fold")
+        for child in children:
+            name = child.name.removeprefix(f"{component.name}-")
+            table.add_row(short_type(child.type), escape(name), _settings(child))
+        out.append(Text(""))
+        out.append(Text.assemble((component.type, "bold magenta"), " ", (component.name, "bold"),
+                                 f"  ({len(children)} resources)"))
+        out.append(table)
+    return out
+
+
+def _descendants(plan: Plan, urn: str) -> list[PlannedResource]:
+    found = []
+    for child in plan.children_of(urn):
+        if child.custom:
+            found.append(child)
+        found.extend(_descendants(plan, child.urn))
+    return found

@@ -1,0 +1,115 @@
+"""The environment model rejects mistakes before anything runs, naming the file and the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks import config
+from stacks.errors import ConfigError, ExitCode
+
+
+def _set(path: str, value):
+    """A mutation setting ``infra:section.key`` (dots; [i] for list items) in a stack file's config."""
+
+    def mutate(cfg):
+        head, *rest = path.split(".")
+        if not rest:
+            cfg[f"infra:{head}"] = value
+            return
+        node = cfg[f"infra:{head}"]
+        for part in rest[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        last = rest[-1]
+        if last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def test_both_environments_load(staging_cfg, prod_cfg):
+    assert staging_cfg.environment == "staging" and prod_cfg.environment == "prod"
+    assert staging_cfg.network.nat_gateways == "single"
+    assert prod_cfg.network.nat_gateways == "onePerAz"
+    assert len(prod_cfg.network.availability_zones) == 3
+    assert prod_cfg.postgres.deletion_protection and prod_cfg.postgres.multi_az
+
+
+BAD = [
+    # (env, mutation, words the one-line error must contain)
+    ("staging", _set("network.cidr", "10.20.0.0/33"), ["infra:network.cidr", "not a valid IPv4 CIDR"]),
+    ("staging", _set("network.publicSubnets.1", "10.20.0.128/25"),
+     ["infra:network.publicSubnets: 10.20.0.128/25 overlaps publicSubnets 10.20.0.0/22"]),
+    ("staging", _set("network.databaseSubnets.0", "10.99.0.0/24"), ["infra:network.databaseSubnets: 10.99.0.0/24 is outside the VPC"]),
+    ("staging", _set("network.availabilityZones", ["us-east-1a"]),
+     ["infra:network.availabilityZones", "at least 2 availability zones"]),
+    ("prod", _set("network.availabilityZones", ["us-east-1a", "us-east-1b"]), ["infra:network.publicSubnets: 3 subnets for 2 availability zones"]),
+    ("staging", _set("eks.nodeGroups.0.minSize", 5),
+     ["infra:eks.nodeGroups[0]", "minSize <= desiredSize <= maxSize", "5 <= 2 <= 4"]),
+    ("staging", _set("eks.nodeGroups.0.minSize", "two"), ["infra:eks.nodeGroups[0].minSize", "'two'"]),
+    ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/0"]), ["infra:eks.publicAccessCidrs", "internet"]),
+    ("prod", _set("postgres.multiAz", False), ["infra:postgres.multiAz", "prod must be Multi-AZ"]),
+    ("prod", _set("postgres.deletionProtection", False), ["infra:postgres.deletionProtection"]),
+    ("prod", _set("postgres.backupRetentionDays", 3), ["infra:postgres.backupRetentionDays", "at least 7"]),
+    ("prod", _set("network.natGateways", "single"), ["infra:network.natGateways", "onePerAz"]),
+    ("staging", _set("postgres.multiAZ", True), ["infra:postgres.multiAZ", "did you mean 'multiAz'"]),
+    ("staging", _set("postgress", {"a": 1}), ["infra:postgress", "did you mean 'postgres'"]),
+    ("staging", _set("redis.replicas", 0), ["infra:redis.replicas", "greater than or equal to 1"]),
+    ("staging", lambda c: c.pop("infra:owner"), ["infra:owner", "missing"]),
+]
+
+
+@pytest.mark.parametrize(("env", "mutate", "expected"), BAD, ids=[b[2][0] + "-" + str(i) for i, b in enumerate(BAD)])
+def test_bad_config_names_file_and_key(write_config, env, mutate, expected):
+    path = write_config(env, mutate)
+    with pytest.raises(ConfigError) as caught:
+        config.load(env, path)
+    message = str(caught.value)
+    assert message.startswith(f"Pulumi.{env}.yaml: ")
+    assert "\n" not in message
+    for words in expected:
+        assert words in message
+    assert caught.value.exit_code == ExitCode.INVALID_INPUT
+
+
+@pytest.mark.parametrize("name", ["qa", "../prod", "", "Prod"])
+def test_unknown_environment(name):
+    with pytest.raises(ConfigError, match="unknown environment .*use one of: staging, prod"):
+        config.check_environment(name)
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("", "file is empty"),
+    ("config: [unclosed", "not valid YAML at line 1"),
+    ("just a string", "no 'config:' mapping"),
+    ("config:\n  infra:owner:\n    secure: AAAA\n", "encrypted values are not used"),
+])
+def test_unreadable_files(tmp_path, content, expected):
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=expected):
+        config.load("staging", path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load("staging", tmp_path / "nope.yaml")
+
+
+def test_pulumi_engine_config_reads_the_same(staging_cfg):
+    """The program reads the same flat map the engine passes in PULUMI_CONFIG."""
+    from tests.conftest import ROOT
+
+    flat = config.read_stack_file(ROOT / "Pulumi.staging.yaml")
+    assert config.from_flat("staging", flat, source="x") == staging_cfg
+    # Values arrive from the engine as strings; structured ones JSON-encoded.
+    assert all(isinstance(v, str) for v in flat.values())
+
+
+def test_tags_carry_ownership(staging_cfg):
+    tags = staging_cfg.tags(Name="x")
+    assert tags["environment"] == "staging"
+    assert tags["project"] == "infra"
+    assert tags["owner"] == "platform-sre"
+    assert tags["cost-center"] == "ai-cost-platform"

@@ -1,0 +1,141 @@
+"""The whole program for staging and prod, as `infra plan` captures it under the mock engine."""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import inspect
+import json
+
+import pytest
+
+from stacks.offline import SECRET, run
+
+REQUIRED_TAGS = {"environment", "project", "owner", "cost-center"}
+
+
+def expected_counts(cfg) -> dict[str, int]:
+    azs = len(cfg.network.availability_zones)
+    nats = azs if cfg.network.nat_gateways == "onePerAz" else 1
+    return {
+        "aws:ec2/vpc:Vpc": 1,
+        "aws:ec2/subnet:Subnet": 3 * azs,
+        "aws:ec2/routeTable:RouteTable": 2 + azs,
+        "aws:ec2/routeTableAssociation:RouteTableAssociation": 3 * azs,
+        "aws:ec2/route:Route": 1 + azs,
+        "aws:ec2/natGateway:NatGateway": nats,
+        "aws:ec2/eip:Eip": nats,
+        "aws:ec2/flowLog:FlowLog": 1,
+        "aws:kms/key:Key": 4,
+        "aws:kms/alias:Alias": 4,
+        "aws:eks/cluster:Cluster": 1,
+        "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
+        "aws:eks/addon:Addon": 3,
+        "aws:rds/instance:Instance": 1,
+        "aws:elasticache/replicationGroup:ReplicationGroup": 1,
+        "aws:secretsmanager/secret:Secret": 3,
+        "aws:secretsmanager/secretVersion:SecretVersion": 3,
+        "kubernetes:core/v1:Namespace": 3,
+        # per namespace: default deny + DNS; app & workers: temporal + datastores; app: LB;
+        # temporal: clients, within-namespace, postgres
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * 2 + 2 * 2 + 1 + 3,
+        "infra:aws:Network": 1,
+        "infra:aws:EncryptionKeys": 1,
+        "infra:aws:EksCluster": 1,
+        "infra:aws:PostgresDatabase": 1,
+        "infra:aws:RedisCache": 1,
+        "infra:aws:ApplicationSecrets": 1,
+        "infra:k8s:NetworkPolicies": 1,
+    }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_resource_is_captured(env, request):
+    cfg = request.getfixturevalue(f"{env}_cfg")
+    plan = request.getfixturevalue(f"{env}_plan")
+    counts = collections.Counter(r.type for r in plan.resources)
+    for type_, n in expected_counts(cfg).items():
+        assert counts[type_] == n, f"{type_}: expected {n}, captured {counts[type_]}"
+    assert len(plan.resources) == len({r.urn for r in plan.resources}), "a URN was captured twice"
+    # every resource hangs off the stack through its component
+    urns = {r.urn for r in plan.resources}
+    assert all(r.parent in urns for r in plan.resources if r.type != "pulumi:pulumi:Stack")
+
+
+def test_a_second_run_captures_the_same_plan(staging_cfg, staging_plan):
+    again = run(staging_cfg)
+    assert sorted((r.urn, json.dumps(r.inputs, sort_keys=True)) for r in again.resources) == sorted(
+        (r.urn, json.dumps(r.inputs, sort_keys=True)) for r in staging_plan.resources
+    )
+
+
+def test_prod_is_stricter_than_staging(staging_plan, prod_plan):
+    def one(plan, type_):
+        [r] = plan.by_type(type_)
+        return r.inputs
+
+    s_db, p_db = (one(p, "aws:rds/instance:Instance") for p in (staging_plan, prod_plan))
+    assert p_db["deletionProtection"] is True and p_db["skipFinalSnapshot"] is False
+    assert p_db["finalSnapshotIdentifier"] == "infra-prod-postgres-final"
+    assert s_db["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in s_db
+    assert p_db["backupRetentionPeriod"] >= 7 and s_db["multiAz"] and p_db["multiAz"]
+    assert len(prod_plan.by_type("aws:ec2/natGateway:NatGateway")) == 3
+    assert len(staging_plan.by_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert one(prod_plan, "aws:eks/cluster:Cluster")["deletionProtection"] is True
+    assert one(staging_plan, "aws:eks/cluster:Cluster")["deletionProtection"] is False
+    assert all(k["deletionWindowInDays"] == 30 for k in (r.inputs for r in prod_plan.by_type("aws:kms/key:Key")))
+    p_redis = one(prod_plan, "aws:elasticache/replicationGroup:ReplicationGroup")
+    assert p_redis["numCacheClusters"] == 3 and p_redis["finalSnapshotIdentifier"]
+
+
+def _taggable(type_: str) -> bool:
+    package, module, cls = type_.split(":")
+    mod = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
+    return "tags" in inspect.signature(getattr(mod, cls)._internal_init).parameters
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_taggable_aws_resource_carries_ownership_tags(env, request):
+    plan = request.getfixturevalue(f"{env}_plan")
+    aws_resources = [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
+    taggable = [r for r in aws_resources if _taggable(r.type)]
+    assert len(taggable) > 40
+    for r in taggable:
+        tags = r.inputs.get("tags") or {}
+        assert REQUIRED_TAGS <= tags.keys(), f"{r.type} {r.name} lacks {REQUIRED_TAGS - tags.keys()}"
+        assert tags["environment"] == env
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_no_secret_value_reaches_the_plan(env, request):
+    plan = request.getfixturevalue(f"{env}_plan")
+    text = json.dumps([r.inputs for r in plan.resources])
+    assert "mock-" not in text  # the generated Redis token
+    [rg] = plan.by_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert rg.inputs["authToken"] == SECRET
+    [db] = plan.by_type("aws:rds/instance:Instance")
+    assert "password" not in db.inputs and db.inputs["manageMasterUserPassword"] is True
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_kubernetes_objects_match_the_api_schemas(env, request):
+    """Every Kubernetes object validates strictly against the real API schema of the cluster version."""
+    import kubernetes_validate
+
+    cfg = request.getfixturevalue(f"{env}_cfg")
+    plan = request.getfixturevalue(f"{env}_plan")
+    objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert len(objects) == 17
+    for r in objects:
+        manifest = {k: r.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in r.inputs}
+        kubernetes_validate.validate(manifest, f"{cfg.eks.version}.0", strict=True)
+
+
+def test_schema_validation_would_catch_a_broken_object():
+    import kubernetes_validate
+
+    broken = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "x", "namespace": "app"},
+              "spec": {"podSelector": {}, "policyType": ["Ingress"]}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.33.0", strict=True)
