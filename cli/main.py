@@ -10,8 +10,12 @@ from cli import plan_cmd, runbook_cmd
 from stacks.errors import InfraError
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok · 1 operation failed · 2 invalid input (nothing changed) · "
-    "3 missing prerequisite · 4 blocked by a guardrail."
+    "**Exit codes:**\n\n"
+    "* 0 ok\n"
+    "* 1 operation failed\n"
+    "* 2 invalid input (nothing changed)\n"
+    "* 3 missing prerequisite\n"
+    "* 4 blocked by a guardrail"
 )
 
 
@@ -35,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
 app.add_typer(runbook_cmd.app, name="runbook")

@@ -16,7 +16,7 @@ def plan(
         typer.Option("--config", help="Plan from another stack config file (a what-if).", dir_okay=False),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a stable, versioned JSON document instead of a tree.")
+        bool, typer.Option("--json", help="Print a stable, versioned JSON document instead of tables.")
     ] = False,
 ) -> None:
     """Show every resource the environment's Pulumi program would create, offline.

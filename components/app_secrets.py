@@ -31,6 +31,8 @@ class ApplicationSecretsArgs:
 class ApplicationSecrets(pulumi.ComponentResource):
     database_secret_arn: pulumi.Output[str]
     redis_secret_arn: pulumi.Output[str]
+    database_settings: pulumi.Output[dict]
+    redis_settings: pulumi.Output[dict]
 
     def __init__(self, name: str, args: ApplicationSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("infra:aws:ApplicationSecrets", name, None, opts)
@@ -44,6 +46,7 @@ class ApplicationSecrets(pulumi.ComponentResource):
         redis = pulumi.Output.all(args.redis_endpoint, args.redis_port, args.redis_auth_secret_arn).apply(
             lambda v: {"host": v[0], "port": v[1], "tls": True, "authTokenSecretArn": v[2]}
         )
+        self.database_settings, self.redis_settings = database, redis
         self.database_secret_arn = self._secret(name, "database", database, args.secrets_key_arn)
         self.redis_secret_arn = self._secret(name, "redis", redis, args.secrets_key_arn)
         self.register_outputs({

@@ -1,0 +1,111 @@
+"""`infra plan` through Typer's test runner: what the SRE sees, and what CI parses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+@pytest.fixture
+def infra():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_plan_shows_every_component_and_its_key_settings(infra, staging_plan):
+    result = infra("plan", "staging")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    custom = len(staging_plan.custom_resources())
+    assert f"staging (us-east-1): {custom} resources in 7 components" in out
+    for component in ("infra:aws:Network", "infra:aws:EksCluster", "infra:aws:PostgresDatabase",
+                      "infra:aws:RedisCache", "infra:aws:EncryptionKeys", "infra:aws:ApplicationSecrets",
+                      "infra:k8s:NetworkPolicies"):
+        assert component in out
+    assert "multiAz=True" in out and "storageEncrypted=True" in out
+    assert "transitEncryptionEnabled=True" in out
+
+
+def test_json_document_is_versioned_and_complete(infra, staging_plan):
+    result = infra("plan", "staging", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["version"] == 1 and doc["environment"] == "staging"
+    assert len(doc["resources"]) == len(staging_plan.resources) - 1  # all but the stack itself
+    for r in doc["resources"]:
+        assert {"type", "name", "parent", "inputs"} <= r.keys()
+    [db] = [r for r in doc["resources"] if r["type"] == "aws:rds/instance:Instance"]
+    # engine property names, as Pulumi sends them
+    assert db["inputs"]["storageEncrypted"] is True and "storage_encrypted" not in db["inputs"]
+    assert db["parent"].endswith("infra:aws:PostgresDatabase::infra-staging-postgres")
+    components = [r for r in doc["resources"] if not r["custom"]]
+    assert all(c["parent"] is None for c in components)
+    assert "[secret]" in result.stdout and "mock-" not in result.stdout
+
+
+def test_json_is_stable_between_runs(infra):
+    assert infra("plan", "prod", "--json").stdout == infra("plan", "prod", "--json").stdout
+
+
+def test_config_what_if_plans_from_another_file(infra, write_config):
+    def bigger(cfg):
+        cfg["infra:eks"]["nodeGroups"].append({
+            "name": "gpu", "instanceTypes": ["g5.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 2})
+
+    path = write_config("staging", bigger, name="what-if.yaml")
+    doc = json.loads(infra("plan", "staging", "--config", str(path), "--json").stdout)
+    groups = sorted(r["inputs"]["nodeGroupName"] for r in doc["resources"]
+                    if r["type"] == "aws:eks/nodeGroup:NodeGroup")
+    assert groups == ["infra-staging-general", "infra-staging-gpu"]
+
+
+BAD = [
+    (["plan", "qa"], "unknown environment 'qa'"),
+    (["plan", "../prod"], "unknown environment '../prod'"),
+    (["plan", ""], "unknown environment an empty name"),
+    (["plan", "staging", "--config", "/nonexistent/Pulumi.staging.yaml"], "config file not found"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD)
+def test_bad_input_is_one_line_exit_2(infra, args, message):
+    result = infra(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda c: c["infra:postgres"].update(multiAz=False), "infra:postgres.multiAz: prod must be Multi-AZ"),
+    (lambda c: c["infra:network"].update(privateSubnets=["10.30.0.0/19", "10.30.64.0/19", "10.30.96.0/19"]),
+     "overlaps"),
+    (lambda c: c.update({"infra:nodeGroups": []}), "unknown key"),
+])
+def test_bad_prod_config_is_refused_before_anything_runs(infra, write_config, mutate, message, monkeypatch):
+    from stacks import offline
+
+    def must_not_run(cfg):
+        raise AssertionError("the program ran on an invalid config")
+
+    monkeypatch.setattr(offline, "run", must_not_run)
+    result = infra("plan", "prod", "--config", str(write_config("prod", mutate)))
+    assert result.exit_code == 2
+    assert message in result.stderr and "Pulumi.prod.yaml" in result.stderr
+
+
+def test_help_documents_exit_codes(infra):
+    result = infra("--help")
+    assert result.exit_code == 0
+    for code in ("0 ok", "1 operation failed", "2 invalid input", "3 missing prerequisite",
+                 "4 blocked by a guardrail"):
+        assert code in result.stdout
