@@ -102,7 +102,7 @@ def test_every_taggable_aws_resource_carries_ownership_tags(env, request):
     assert len(taggable) > 40
     for r in taggable:
         tags = r.inputs.get("tags") or {}
-        assert REQUIRED_TAGS <= tags.keys(), f"{r.type} {r.name} lacks {REQUIRED_TAGS - tags.keys()}"
+        assert tags.keys() >= REQUIRED_TAGS, f"{r.type} {r.name} lacks {REQUIRED_TAGS - tags.keys()}"
         assert tags["environment"] == env
 
 
