@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -174,6 +175,68 @@ class KubernetesConfig(_Model):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
 
 
+INSTANCE_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
+                  "12xlarge", "16xlarge", "24xlarge", "metal")
+IMAGE_REFERENCE = re.compile(
+    r"^(?:(?P<registry>[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d+)?)/)?"
+    r"(?P<repository>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def check_image(reference: str) -> str:
+    """An OCI image reference pinned by tag or digest; ``latest`` is refused (a release must be replayable)."""
+    match = IMAGE_REFERENCE.match(reference)
+    if not match:
+        raise ValueError(f"{reference!r} is not a valid image reference (registry/repository:tag)")
+    if not match["tag"] and not match["digest"]:
+        raise ValueError(f"{reference!r} has no tag or digest; pin the release, e.g. {reference}:1.4.2")
+    if match["tag"] == "latest" and not match["digest"]:
+        raise ValueError(f"{reference!r} uses the moving tag 'latest'; pin a version or digest")
+    return reference
+
+
+class BudgetConfig(_Model):
+    """Monthly spend guardrails: the memo's budget with circuit breakers at 90/100/200%."""
+
+    monthly_usd: float = Field(gt=0, description="the environment's monthly infrastructure budget")
+    alert_emails: list[str] = Field(default_factory=list)
+    max_instance_size: Literal[INSTANCE_SIZES] = Field(  # type: ignore[valid-type]
+        default="xlarge", description="advisory ceiling on instance sizes (checked in staging)"
+    )
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        for email in v:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
+                raise ValueError(f"{email!r} is not an email address")
+        return v
+
+
+class AlarmsConfig(_Model):
+    """CloudWatch alarm thresholds (the memo's targets: CPU under 70%, memory under 80%)."""
+
+    cpu_percent: float = Field(default=70, gt=0, le=100)
+    memory_percent: float = Field(default=80, gt=0, le=100)
+    database_free_storage_gb: float = Field(default=10, gt=0)
+    database_connections: int = Field(default=200, gt=0)
+    cache_evictions: int = Field(default=100, ge=0)
+
+
+class ReleaseConfig(_Model):
+    """What `infra deploy` changes: the application release running on the cluster."""
+
+    image: str | None = Field(default=None, description="application image; unset = no workloads yet")
+    app_replicas: int = Field(default=2, ge=1)
+    worker_replicas: int = Field(default=2, ge=0)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        return None if v is None else check_image(v)
+
+
 class TemporalRunbookConfig(_Model):
     target: str = Field(
         default="docker://generic-corp-temporal",
@@ -201,6 +264,9 @@ class EnvironmentConfig(_Model):
     redis: RedisConfig
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    budget: BudgetConfig
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 
     @model_validator(mode="after")
     def _production_rules(self) -> EnvironmentConfig:

@@ -115,3 +115,30 @@ def test_tags_carry_ownership(staging_cfg):
     assert tags["project"] == "infra"
     assert tags["owner"] == "platform-sre"
     assert tags["cost-center"] == "ai-cost-platform"
+
+
+@pytest.mark.parametrize("image", [
+    "ghcr.io/generic-corp/api:1.4.2",
+    "registry.example:5000/team/api:2026-11-23.1",
+    "api@sha256:" + "a" * 64,
+    "generic-corp/api:latest@sha256:" + "b" * 64,
+])
+def test_pinned_image_references_are_accepted(image):
+    assert config.check_image(image) == image
+
+
+@pytest.mark.parametrize(("image", "why"), [
+    ("ghcr.io/generic-corp/api", "no tag or digest"),
+    ("ghcr.io/generic-corp/api:latest", "moving tag 'latest'"),
+    ("Generic/API:1", "not a valid image reference"),
+    ("api:1 ; rm -rf /", "not a valid image reference"),
+])
+def test_unpinned_or_malformed_images_are_refused(image, why):
+    with pytest.raises(ValueError, match=why):
+        config.check_image(image)
+
+
+def test_budget_must_be_positive(write_config):
+    path = write_config("staging", lambda c: c["infra:budget"].update(monthlyUsd=0))
+    with pytest.raises(ConfigError, match=r"infra:budget.monthlyUsd: Input should be greater than 0"):
+        config.load("staging", path)
