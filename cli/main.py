@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from cli import plan_cmd, runbook_cmd
+from cli import cost_cmd, plan_cmd, policy_cmd, runbook_cmd
 from stacks.errors import InfraError
 
 EXIT_CODES_HELP = (
@@ -42,6 +42,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(cost_cmd.app, name="cost")
 app.add_typer(runbook_cmd.app, name="runbook")
 app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_container)
 

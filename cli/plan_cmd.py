@@ -22,10 +22,14 @@ def plan(
     """Show every resource the environment's Pulumi program would create, offline.
 
     Runs the very program `infra up` deploys, in-process under Pulumi's mock engine: no pulumi CLI,
-    no AWS account. Secrets are shown as [secret].
+    no AWS account. Secrets are shown as [secret]. Then the guardrails run on it (a mandatory
+    violation exits 4) and the monthly cost is estimated.
     """
     from cli import plan_view
-    from cli.output import console
+    from cli.guardrails_view import cost_line, enforce, print_report
+    from cli.output import console, err_console
+    from policies import cost
+    from policies.check import check_plan, resources_of_plan
     from stacks import config as stack_config
     from stacks import offline
     from stacks.project import stack_file
@@ -33,9 +37,17 @@ def plan(
     path = stack_file(env, config)
     cfg = stack_config.load(env, path)
     result = offline.run(cfg)
+    report = check_plan(result, cfg)
+    spend = cost.estimate(env, cfg.region, resources_of_plan(result), budget_usd=cfg.budget.monthly_usd)
     if as_json:
+        # stdout stays a pure plan document (for `infra policy check`); the verdicts go to stderr.
         typer.echo(json.dumps(plan_view.document(result), indent=2, sort_keys=True))
-        return
-    out = console()
-    for renderable in plan_view.render(result, cfg.region):
-        out.print(renderable)
+        out = err_console
+    else:
+        out = console()
+        for renderable in plan_view.render(result, cfg.region):
+            out.print(renderable)
+        out.print()
+    print_report(out, report)
+    out.print(cost_line(spend), markup=False)
+    enforce(report)

@@ -55,6 +55,7 @@ def document(plan: Plan) -> dict[str, Any]:
                 "urn": r.urn,
                 "parent": None if r.parent in stack_urns else r.parent,
                 "custom": r.custom,
+                "id": r.id,
                 "inputs": r.inputs,
             }
             for r in resources

@@ -35,6 +35,7 @@ class PlannedResource:
     parent: str | None  # parent URN; None for the stack itself
     custom: bool  # False for components
     inputs: dict[str, Any]
+    id: str | None = None  # the mock engine's id; lets rules follow references between resources
 
 
 @dataclass
@@ -94,6 +95,7 @@ class _CapturingMonitor(mocks.MockMonitor):
             parent=request.parent or None,
             custom=bool(request.custom),
             inputs=_redact(inputs),
+            id=response.id or None,
         )
         with self._lock:
             self._plan.resources.append(resource)

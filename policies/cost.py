@@ -1,0 +1,208 @@
+"""Monthly cost estimate of a planned environment, from a price table kept as data (prices.yaml).
+
+Each resource becomes a line: a known monthly amount, free (its type has no charge of its own), or
+unknown (no price for it). Unknown lines are listed and counted, never priced as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from policies.framework import Resource
+from stacks.errors import InvalidInput
+
+PRICES_FILE = Path(__file__).with_name("prices.yaml")
+
+
+@dataclass(frozen=True)
+class Price:
+    item: str
+    unit: str
+    usd: float
+    source: str
+    as_of: str
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    region: str
+    hours_per_month: float
+    prices: dict[str, Price]
+    free: frozenset[str]
+    assumptions: dict[str, Any]
+
+    def get(self, item: str) -> Price | None:
+        return self.prices.get(item)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    resource_type: str
+    resource_name: str
+    monthly_usd: float | None  # None: unknown
+    detail: str
+
+    @property
+    def unknown(self) -> bool:
+        return self.monthly_usd is None
+
+
+@dataclass
+class Estimate:
+    environment: str
+    region: str
+    items: list[LineItem] = field(default_factory=list)
+    budget_usd: float | None = None
+
+    @property
+    def total_usd(self) -> float:
+        return round(sum(i.monthly_usd for i in self.items if i.monthly_usd is not None), 2)
+
+    @property
+    def unknown(self) -> list[LineItem]:
+        return [i for i in self.items if i.unknown]
+
+    @property
+    def budget_ratio(self) -> float | None:
+        return self.total_usd / self.budget_usd if self.budget_usd else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1, "environment": self.environment, "region": self.region, "currency": "USD",
+            "totalMonthlyUsd": self.total_usd, "budgetMonthlyUsd": self.budget_usd,
+            "unknownCount": len(self.unknown),
+            "items": [{"type": i.resource_type, "name": i.resource_name, "monthlyUsd": i.monthly_usd,
+                       "detail": i.detail} for i in self.items],
+        }
+
+
+@cache
+def load_prices(region: str, path: Path = PRICES_FILE) -> PriceTable:
+    import yaml
+
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if region not in doc.get("prices", {}):
+        raise InvalidInput(f"{path.name}: no prices for region {region}", hint="add a prices.<region> list")
+    prices = {p["item"]: Price(**p) for p in doc["prices"][region]}
+    return PriceTable(region=region, hours_per_month=float(doc["hours_per_month"]), prices=prices,
+                      free=frozenset(doc.get("free", [])), assumptions=doc.get("assumptions", {}))
+
+
+def estimate(environment: str, region: str, resources: Sequence[Resource], *,
+             budget_usd: float | None = None, table: PriceTable | None = None) -> Estimate:
+    table = table or load_prices(region)
+    result = Estimate(environment=environment, region=region, budget_usd=budget_usd)
+    for r in resources:
+        if r.type in table.free:
+            continue
+        calculator = _CALCULATORS.get(r.type)
+        if calculator is None:
+            result.items.append(LineItem(r.type, r.name, None, f"no price for resource type {r.type}"))
+            continue
+        result.items.append(calculator(r, table))
+    return result
+
+
+class _Missing(Exception):
+    pass
+
+
+def _need(table: PriceTable, item: str) -> Price:
+    price = table.get(item)
+    if price is None:
+        raise _Missing(f"no price for {item} in {table.region}")
+    return price
+
+
+def _line(fn: Callable[[Resource, PriceTable], tuple[float, str]]) -> Callable[[Resource, PriceTable], LineItem]:
+    def wrapped(r: Resource, table: PriceTable) -> LineItem:
+        try:
+            usd, detail = fn(r, table)
+        except _Missing as missing:
+            return LineItem(r.type, r.name, None, str(missing))
+        return LineItem(r.type, r.name, round(usd, 2), detail)
+
+    return wrapped
+
+
+@_line
+def _eks_cluster(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "eks:cluster").usd * t.hours_per_month, "control plane"
+
+
+@_line
+def _node_group(r: Resource, t: PriceTable) -> tuple[float, str]:
+    instance = (r.props.get("instanceTypes") or ["?"])[0]
+    nodes = (r.props.get("scalingConfig") or {}).get("desiredSize", 0)
+    disk = r.props.get("diskSize") or 20
+    compute = _need(t, f"ec2:{instance}").usd * t.hours_per_month * nodes
+    storage = _need(t, "ebs:gp3").usd * disk * nodes
+    return compute + storage, f"{nodes} x {instance} + {nodes} x {disk} GB gp3"
+
+
+@_line
+def _rds(r: Resource, t: PriceTable) -> tuple[float, str]:
+    klass, engine = r.props.get("instanceClass", "?"), r.props.get("engine", "postgres")
+    copies = 2 if r.props.get("multiAz") else 1  # Multi-AZ runs and stores a standby
+    storage_gb = r.props.get("allocatedStorage") or 0
+    usd = _need(t, f"rds:{engine}:{klass}").usd * t.hours_per_month * copies
+    usd += _need(t, "rds:gp3").usd * storage_gb * copies
+    detail = f"{klass}{' Multi-AZ' if copies == 2 else ''}, {storage_gb} GB gp3"
+    if r.props.get("manageMasterUserPassword"):
+        usd += _need(t, "secretsmanager:secret").usd
+        detail += " + managed master secret"
+    return usd, detail
+
+
+@_line
+def _redis(r: Resource, t: PriceTable) -> tuple[float, str]:
+    node, nodes = r.props.get("nodeType", "?"), r.props.get("numCacheClusters") or 1
+    return _need(t, f"elasticache:{node}").usd * t.hours_per_month * nodes, f"{nodes} x {node}"
+
+
+@_line
+def _nat(r: Resource, t: PriceTable) -> tuple[float, str]:
+    gb = t.assumptions.get("nat_gateway_gb_processed_per_month", 0)
+    usd = _need(t, "vpc:nat-gateway").usd * t.hours_per_month + _need(t, "vpc:nat-gateway-data").usd * gb
+    return usd, f"gateway-hours + {gb} GB processed (assumed)"
+
+
+@_line
+def _eip(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "vpc:public-ipv4").usd * t.hours_per_month, "public IPv4 address"
+
+
+@_line
+def _kms(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "kms:key").usd, "customer-managed key (requests not included)"
+
+
+@_line
+def _secret(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "secretsmanager:secret").usd, "secret (API calls not included)"
+
+
+@_line
+def _log_group(r: Resource, t: PriceTable) -> tuple[float, str]:
+    name = str(r.props.get("name") or "")
+    volumes = t.assumptions.get("log_ingestion_gb_per_month", {})
+    gb = next((v for prefix, v in volumes.items() if prefix != "default" and name.startswith(prefix)),
+              volumes.get("default", 0))
+    return _need(t, "logs:ingestion").usd * gb, f"{gb} GB/month ingested (assumed)"
+
+
+_CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:rds/instance:Instance": _rds,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _redis,
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:kms/key:Key": _kms,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+}

@@ -1,0 +1,22 @@
+"""Every guardrail rule, in the order they are reported."""
+
+from __future__ import annotations
+
+from policies.framework import Rule
+from policies.rules import cost, databases, encryption, kubernetes, network, tagging
+
+ALL_RULES: list[Rule] = [
+    *databases.RULES,
+    *kubernetes.RULES,
+    *network.RULES,
+    *encryption.RULES,
+    *tagging.RULES,
+    *cost.RULES,
+]
+
+
+def by_name(name: str) -> Rule:
+    for rule in ALL_RULES:
+        if rule.name == name:
+            return rule
+    raise KeyError(name)

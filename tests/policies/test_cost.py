@@ -1,0 +1,73 @@
+"""The monthly estimate: priced from data, Multi-AZ counted twice, unknown never zero."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from policies.check import resources_of_plan
+from policies.cost import PRICES_FILE, estimate, load_prices
+from policies.framework import Resource
+
+RDS = "aws:rds/instance:Instance"
+
+
+def _r(type_, name="r", **props):
+    return Resource(type_, name, f"urn:pulumi:staging::infra::{type_}::{name}", props)
+
+
+def test_every_price_names_region_unit_source_and_date():
+    doc = yaml.safe_load(PRICES_FILE.read_text())
+    for prices in doc["prices"].values():
+        for p in prices:
+            assert {"item", "unit", "usd", "source", "as_of"} <= p.keys(), p
+            assert p["usd"] > 0 and p["source"].startswith("https://aws.amazon.com/")
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_resource_of_the_real_plans_is_priced_or_free(env, request):
+    cfg = request.getfixturevalue(f"{env}_cfg")
+    est = estimate(env, cfg.region, resources_of_plan(request.getfixturevalue(f"{env}_plan")),
+                   budget_usd=cfg.budget.monthly_usd)
+    assert est.unknown == []
+    assert 0 < est.total_usd < cfg.budget.monthly_usd
+
+
+def test_the_memo_budget_covers_both_environments(staging_cfg, prod_cfg, staging_plan, prod_plan):
+    total = sum(estimate(c.environment, c.region, resources_of_plan(p)).total_usd
+                for c, p in ((staging_cfg, staging_plan), (prod_cfg, prod_plan)))
+    assert total <= 2500, "the CEO approved $2,000-2,500/month for the initial infrastructure"
+    assert staging_cfg.budget.monthly_usd + prod_cfg.budget.monthly_usd <= 2500
+
+
+def test_multi_az_doubles_instance_and_storage():
+    table = load_prices("us-east-1")
+    single = estimate("staging", "us-east-1", [_r(RDS, instanceClass="db.t4g.medium", allocatedStorage=100)])
+    multi = estimate("staging", "us-east-1", [_r(RDS, instanceClass="db.t4g.medium", allocatedStorage=100,
+                                                 multiAz=True)])
+    hourly = table.get("rds:postgres:db.t4g.medium").usd
+    assert single.total_usd == pytest.approx(hourly * 730 + 0.115 * 100, abs=0.01)
+    assert multi.total_usd == pytest.approx(2 * single.total_usd, abs=0.01)
+
+
+def test_a_missing_price_is_unknown_not_zero():
+    table = load_prices("us-east-1")
+    without_ec2 = dataclasses.replace(table, prices={k: v for k, v in table.prices.items() if k != "ec2:t3.large"})
+    nodes = _r("aws:eks/nodeGroup:NodeGroup", "nodes", instanceTypes=["t3.large"], scalingConfig={"desiredSize": 2})
+    cluster = _r("aws:eks/cluster:Cluster", "cluster")
+    est = estimate("staging", "us-east-1", [nodes, cluster], table=without_ec2)
+    [unknown] = est.unknown
+    assert unknown.resource_name == "nodes" and "no price for ec2:t3.large in us-east-1" in unknown.detail
+    assert est.total_usd == 73.0  # the cluster alone; the nodes are not counted as zero, they are listed
+
+
+def test_an_unpriced_resource_type_is_unknown():
+    est = estimate("staging", "us-east-1", [_r("aws:dynamodb/table:Table", "t")])
+    assert [i.detail for i in est.unknown] == ["no price for resource type aws:dynamodb/table:Table"]
+
+
+def test_free_types_do_not_appear():
+    est = estimate("staging", "us-east-1", [_r("aws:ec2/vpc:Vpc"), _r("kubernetes:core/v1:Namespace")])
+    assert est.items == [] and est.total_usd == 0

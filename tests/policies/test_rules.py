@@ -1,0 +1,149 @@
+"""Every rule with a compliant and a violating resource, and the real plans pass every mandatory rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.framework import Context, Enforcement, Resource, evaluate
+from policies.rules import ALL_RULES, by_name
+
+TAGS = {"environment": "staging", "project": "infra", "owner": "sre", "cost-center": "cc"}
+RDS = "aws:rds/instance:Instance"
+REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
+EKS = "aws:eks/cluster:Cluster"
+
+
+def R(type_: str, name: str = "r", id: str | None = None, **props) -> Resource:  # noqa: N802
+    env = props.pop("_env", "staging")
+    return Resource(type_, name, f"urn:pulumi:{env}::infra::{type_}::{name}", props, id)
+
+
+GOOD_RDS = dict(storageEncrypted=True, publiclyAccessible=False, manageMasterUserPassword=True,
+                backupRetentionPeriod=7, multiAz=True, deletionProtection=True)
+GOOD_REDIS = dict(atRestEncryptionEnabled=True, transitEncryptionEnabled=True, authToken="[secret]",
+                  automaticFailoverEnabled=True, multiAzEnabled=True)
+GOOD_EKS = dict(encryptionConfig={"provider": {"keyArn": "arn:k"}, "resources": ["secrets"]},
+                enabledClusterLogTypes=["api", "audit", "authenticator", "controllerManager", "scheduler"],
+                vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
+DENY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny-all", "namespace": "app"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+NS_APP = {"metadata": {"name": "app"}}
+
+# (rule, environment, compliant stack, violating stack, words in the violation)
+CASES = [
+    ("rds-storage-encrypted", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "storageEncrypted": False})],
+     "not encrypted"),
+    ("rds-not-public", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "publiclyAccessible": True})],
+     "publicly accessible"),
+    ("rds-managed-master-password", "staging", [R(RDS, **GOOD_RDS)],
+     [R(RDS, **{**GOOD_RDS, "manageMasterUserPassword": False, "password": "[secret]"})], "password is passed in"),
+    ("rds-backup-retention", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "backupRetentionPeriod": 1})],
+     "kept 1 days"),
+    ("rds-prod-multi-az-and-deletion-protection", "prod", [R(RDS, _env="prod", **GOOD_RDS)],
+     [R(RDS, _env="prod", **{**GOOD_RDS, "multiAz": False})], "Multi-AZ"),
+    ("rds-prod-multi-az-and-deletion-protection", "prod", [R(RDS, _env="prod", **GOOD_RDS)],
+     [R(RDS, _env="prod", **{**GOOD_RDS, "deletionProtection": False})], "deletion protection"),
+    ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
+     [R(REDIS, **{**GOOD_REDIS, "transitEncryptionEnabled": False})], "in transit"),
+    ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
+     [R(REDIS, **{**GOOD_REDIS, "atRestEncryptionEnabled": False})], "at rest"),
+    ("redis-auth", "staging", [R(REDIS, **GOOD_REDIS)], [R(REDIS, **{**GOOD_REDIS, "authToken": None})],
+     "no AUTH token"),
+    ("redis-prod-failover", "prod", [R(REDIS, _env="prod", **GOOD_REDIS)],
+     [R(REDIS, _env="prod", **{**GOOD_REDIS, "automaticFailoverEnabled": False})], "fail over"),
+    ("eks-secrets-encryption", "staging", [R(EKS, **GOOD_EKS)], [R(EKS, **{**GOOD_EKS, "encryptionConfig": None})],
+     "not envelope-encrypted"),
+    ("eks-control-plane-logs", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "enabledClusterLogTypes": ["api"]})], "audit, authenticator"),
+    ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"endpointPublicAccess": True}})], "no publicAccessCidrs"),
+    ("eks-public-endpoint-restricted", "staging",
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"endpointPublicAccess": False}})],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}})],
+     "open to the internet"),
+    ("eks-nodes-in-private-subnets", "staging",
+     [R("aws:ec2/subnet:Subnet", "private-0", "s-1", tags={"tier": "private"}),
+      R("aws:eks/nodeGroup:NodeGroup", "nodes", subnetIds=["s-1"])],
+     [R("aws:ec2/subnet:Subnet", "public-0", "s-2", tags={"tier": "public"}, mapPublicIpOnLaunch=False),
+      R("aws:eks/nodeGroup:NodeGroup", "nodes", subnetIds=["s-2"])], "public subnet public-0"),
+    ("k8s-namespace-default-deny", "staging",
+     [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
+     [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),
+      R("kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", cidrIpv4="0.0.0.0/0", fromPort=443, toPort=443,
+        ipProtocol="tcp")],
+     [R("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", cidrIpv4="0.0.0.0/0", fromPort=22, toPort=22,
+        ipProtocol="tcp")], "ingress from 0.0.0.0/0 on port 22"),
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:ec2/securityGroup:SecurityGroup", ingress=[{"cidrBlocks": ["10.0.0.0/8"], "fromPort": 0, "toPort": 0,
+                                                          "protocol": "-1"}])],
+     [R("aws:ec2/securityGroup:SecurityGroup", ingress=[{"ipv6CidrBlocks": ["::/0"], "fromPort": 0, "toPort": 0,
+                                                          "protocol": "-1"}])], "::/0 on all ports"),
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:ec2/securityGroupRule:SecurityGroupRule", type="egress", cidrBlocks=["0.0.0.0/0"], fromPort=0,
+        toPort=0, protocol="-1")],
+     [R("aws:ec2/securityGroupRule:SecurityGroupRule", type="ingress", cidrBlocks=["0.0.0.0/0"], fromPort=5432,
+        toPort=5432, protocol="tcp")], "port 5432"),
+    ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:k")],
+     [R("aws:secretsmanager/secret:Secret")], "AWS-managed key"),
+    ("kms-key-rotation", "staging",
+     [R("aws:kms/key:Key", enableKeyRotation=True), R("aws:kms/key:Key", customerMasterKeySpec="RSA_2048")],
+     [R("aws:kms/key:Key", enableKeyRotation=False)], "rotation is off"),
+    ("aws-required-tags", "staging", [R("aws:ec2/vpc:Vpc", tags=TAGS), R("aws:iam/rolePolicy:RolePolicy")],
+     [R("aws:ec2/vpc:Vpc", tags={**TAGS, "owner": ""})], "missing tags: owner"),
+    ("aws-required-tags", "staging", [R("aws:ec2/vpc:Vpc", tags=TAGS)],
+     [R("aws:ec2/vpc:Vpc", tags={**TAGS, "environment": "prod"})], "tagged environment=prod in the staging stack"),
+]
+
+
+@pytest.mark.parametrize(("rule_name", "env", "good", "bad", "words"), CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_rule_passes_compliant_and_flags_violating(rule_name, env, good, bad, words):
+    rule = by_name(rule_name)
+    assert evaluate([rule], Context(env, good)).violations == []
+    violations = evaluate([rule], Context(env, bad)).violations
+    assert any(words in v.message for v in violations), [v.message for v in violations]
+    for violation in violations:
+        assert violation.rule == rule_name and violation.fix == rule.fix
+        assert violation.enforcement is rule.enforcement and violation.resource_name
+
+
+def test_every_mandatory_rule_has_cases():
+    covered = {c[0] for c in CASES}
+    assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.MANDATORY} <= covered
+
+
+def test_prod_only_rules_leave_staging_alone():
+    single_az = R(RDS, **{**GOOD_RDS, "multiAz": False, "deletionProtection": False})
+    rule = by_name("rds-prod-multi-az-and-deletion-protection")
+    assert evaluate([rule], Context("staging", [single_az])).violations == []
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_real_plans_pass_every_rule(env, request):
+    from policies.check import check_plan
+
+    report = check_plan(request.getfixturevalue(f"{env}_plan"), request.getfixturevalue(f"{env}_cfg"))
+    assert report.violations == []
+    assert report.rules_evaluated == len(ALL_RULES) and report.resources_evaluated > 80
+
+
+def test_staging_instance_ceiling_is_advisory(staging_cfg):
+    budget = staging_cfg.budget.model_copy(update={"max_instance_size": "medium"})
+    cfg = staging_cfg.model_copy(update={"budget": budget})
+    nodes = R("aws:eks/nodeGroup:NodeGroup", instanceTypes=["t3.large"])
+    [v] = evaluate([by_name("cost-staging-instance-size")], Context("staging", [nodes], cfg)).violations
+    assert v.enforcement is Enforcement.ADVISORY and "t3.large is larger than the staging ceiling 'medium'" in v.message
+    assert evaluate([by_name("cost-staging-instance-size")], Context("prod", [nodes], cfg)).violations == []
+
+
+def test_estimate_above_budget_is_advisory(staging_cfg, staging_plan):
+    from policies.check import resources_of_plan
+
+    tight = staging_cfg.model_copy(update={"budget": staging_cfg.budget.model_copy(update={"monthly_usd": 100})})
+    ctx = Context("staging", resources_of_plan(staging_plan), tight)
+    [v] = evaluate([by_name("cost-within-budget")], ctx).violations
+    assert v.enforcement is Enforcement.ADVISORY and "above the $100.00 budget" in v.message
