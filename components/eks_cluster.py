@@ -163,6 +163,12 @@ class EksCluster(pulumi.ComponentResource):
             lambda v: _irsa_trust(v[0], v[1], "kube-system", "aws-node")
         )
         cni_role = self._role("vpc-cni", {}, ["AmazonEKS_CNI_Policy"], assume=cni_trust)
+        observability_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(
+            lambda v: _irsa_trust(v[0], v[1], "amazon-cloudwatch", "cloudwatch-agent")
+        )
+        observability_role = self._role(
+            "observability", {}, ["CloudWatchAgentServerPolicy"], assume=observability_trust
+        )
         addons = {
             "vpc-cni": {
                 "service_account_role_arn": cni_role.arn,
@@ -171,6 +177,8 @@ class EksCluster(pulumi.ComponentResource):
             },
             "kube-proxy": {},
             "coredns": {},  # needs nodes to schedule on
+            # Container Insights: the node CPU/memory metrics the alarms watch.
+            "amazon-cloudwatch-observability": {"service_account_role_arn": observability_role.arn},
         }
         for addon, extra in addons.items():
             aws.eks.Addon(
@@ -181,7 +189,7 @@ class EksCluster(pulumi.ComponentResource):
                 resolve_conflicts_on_update="OVERWRITE",
                 tags=self._cfg.tags(Name=f"{self._cfg.name_prefix}-{addon}"),
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=list(node_groups) if addon == "coredns" else []
+                    parent=self, depends_on=[] if addon in ("vpc-cni", "kube-proxy") else list(node_groups)
                 ),
                 **extra,
             )

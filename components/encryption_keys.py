@@ -19,6 +19,11 @@ PURPOSES = {
     "data": "RDS storage, Performance Insights and ElastiCache at rest",
     "secrets": "Secrets Manager secrets of the application and the database master user",
     "logs": "CloudWatch log groups (VPC flow logs, EKS control plane)",
+    "alerts": "the SNS topic that budgets and CloudWatch alarms publish to",
+}
+# Services that must encrypt with a key themselves (everything else is granted through IAM).
+SERVICE_USERS = {
+    "alerts": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"],
 }
 
 
@@ -32,6 +37,7 @@ class EncryptionKeys(pulumi.ComponentResource):
     data_key_arn: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
     logs_key_arn: pulumi.Output[str]
+    alerts_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: EncryptionKeysArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("infra:aws:EncryptionKeys", name, None, opts)
@@ -67,7 +73,9 @@ class EncryptionKeys(pulumi.ComponentResource):
         self.data_key_arn = keys["data"].arn
         self.secrets_key_arn = keys["secrets"].arn
         self.logs_key_arn = keys["logs"].arn
+        self.alerts_key_arn = keys["alerts"].arn
         self.register_outputs({
+            "alerts_key_arn": self.alerts_key_arn,
             "eks_key_arn": self.eks_key_arn,
             "data_key_arn": self.data_key_arn,
             "secrets_key_arn": self.secrets_key_arn,
@@ -95,5 +103,14 @@ def _key_policy(account_id: str, partition: str, region: str, purpose: str) -> s
             "Condition": {"ArnLike": {
                 "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:*"
             }},
+        })
+    if purpose in SERVICE_USERS:
+        statements.append({
+            "Sid": "PublishEncryptedAlerts",
+            "Effect": "Allow",
+            "Principal": {"Service": SERVICE_USERS[purpose]},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         })
     return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -88,8 +88,9 @@ def load_prices(region: str, path: Path = PRICES_FILE) -> PriceTable:
     if region not in doc.get("prices", {}):
         raise InvalidInput(f"{path.name}: no prices for region {region}", hint="add a prices.<region> list")
     prices = {p["item"]: Price(**p) for p in doc["prices"][region]}
+    assumptions = {**doc.get("assumptions", {}), "free_addons": doc.get("free_addons", [])}
     return PriceTable(region=region, hours_per_month=float(doc["hours_per_month"]), prices=prices,
-                      free=frozenset(doc.get("free", [])), assumptions=doc.get("assumptions", {}))
+                      free=frozenset(doc.get("free", [])), assumptions=assumptions)
 
 
 def estimate(environment: str, region: str, resources: Sequence[Resource], *,
@@ -195,6 +196,24 @@ def _log_group(r: Resource, t: PriceTable) -> tuple[float, str]:
     return _need(t, "logs:ingestion").usd * gb, f"{gb} GB/month ingested (assumed)"
 
 
+@_line
+def _alarm(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "cloudwatch:alarm").usd, "standard-resolution alarm"
+
+
+@_line
+def _addon(r: Resource, t: PriceTable) -> tuple[float, str]:
+    addon = r.props.get("addonName", "?")
+    if addon in t.assumptions.get("free_addons", []):
+        return 0.0, f"{addon}: no charge"
+    if addon == "amazon-cloudwatch-observability":
+        usd = t.assumptions.get("container_insights_usd_per_cluster_month")
+        if usd is None:
+            raise _Missing(f"no Container Insights assumption in {t.region}")
+        return float(usd), "Container Insights metrics (assumed)"
+    raise _Missing(f"no price for the EKS add-on {addon}")
+
+
 _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
@@ -205,4 +224,6 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:kms/key:Key": _kms,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:eks/addon:Addon": _addon,
 }

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import pulumi
 
+from components.alarms import Alarms, AlarmsArgs
 from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
+from components.budget_alerts import BudgetAlerts, BudgetAlertsArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
 from components.network import Network, NetworkArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis import RedisCache, RedisCacheArgs
+from components.workloads import Workloads, WorkloadsArgs
 from stacks.config import EnvironmentConfig
 
 
@@ -52,7 +55,18 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         redis_port=redis.port,
         redis_auth_secret_arn=redis.auth_secret_arn,
     ))
-    NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
+    netpol = NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
+    if cfg.release.image:  # the application, once `infra deploy` has set a release
+        Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider),
+                  opts=pulumi.ResourceOptions(depends_on=[netpol]))
+    alerts = BudgetAlerts(f"{prefix}-budget", BudgetAlertsArgs(config=cfg, alerts_key_arn=keys.alerts_key_arn))
+    Alarms(f"{prefix}-alarms", AlarmsArgs(
+        config=cfg,
+        topic_arn=alerts.topic_arn,
+        database_instance_id=postgres.instance_identifier,
+        redis_replication_group_id=redis.replication_group_id,
+        cluster_name=eks.cluster_name,
+    ))
 
     return {
         "environment": pulumi.Output.from_input(cfg.environment),
@@ -72,6 +86,8 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "redis_auth_secret_arn": redis.auth_secret_arn,
         "app_database_secret_arn": app_secrets.database_secret_arn,
         "app_redis_secret_arn": app_secrets.redis_secret_arn,
+        "alerts_topic_arn": alerts.topic_arn,
+        "budget_name": alerts.budget_name,
     }
 
 

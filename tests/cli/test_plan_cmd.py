@@ -25,10 +25,12 @@ def test_plan_shows_every_component_and_its_key_settings(infra, staging_plan):
     assert result.exit_code == 0, result.output
     out = result.stdout
     custom = len(staging_plan.custom_resources())
-    assert f"staging (us-east-1): {custom} resources in 7 components" in out
+    components = {r.type for r in staging_plan.resources if not r.custom} - {"pulumi:pulumi:Stack"}
+    assert f"staging (us-east-1): {custom} resources in {len(components)} components" in out
+    assert len(components) >= 9
     for component in ("infra:aws:Network", "infra:aws:EksCluster", "infra:aws:PostgresDatabase",
                       "infra:aws:RedisCache", "infra:aws:EncryptionKeys", "infra:aws:ApplicationSecrets",
-                      "infra:k8s:NetworkPolicies"):
+                      "infra:k8s:NetworkPolicies", "infra:aws:BudgetAlerts", "infra:aws:Alarms"):
         assert component in out
     assert "multiAz=True" in out and "storageEncrypted=True" in out
     assert "transitEncryptionEnabled=True" in out

@@ -8,7 +8,7 @@ from components.encryption_keys import PURPOSES, EncryptionKeys, EncryptionKeysA
 def _keys(build, cfg):
     def factory():
         k = EncryptionKeys("keys", EncryptionKeysArgs(config=cfg))
-        return [k.eks_key_arn, k.data_key_arn, k.secrets_key_arn, k.logs_key_arn]
+        return [k.eks_key_arn, k.data_key_arn, k.secrets_key_arn, k.logs_key_arn, k.alerts_key_arn]
 
     return build(cfg, factory)
 
@@ -33,6 +33,11 @@ def test_key_policies_keep_the_account_in_control_and_scope_logs(build, prod_cfg
             [logs] = services
             assert logs["Principal"]["Service"] == "logs.us-east-1.amazonaws.com"
             assert "arn:aws:logs:us-east-1:123456789012:" in json.dumps(logs["Condition"])
+        elif r.name == "keys-alerts":
+            [alerts] = services
+            assert alerts["Principal"]["Service"] == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
+            assert alerts["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+            assert alerts["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
         else:
             assert services == [], f"{r.name} must not grant a service directly"
         assert r.inputs["deletionWindowInDays"] == 30

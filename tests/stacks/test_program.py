@@ -26,11 +26,11 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:ec2/natGateway:NatGateway": nats,
         "aws:ec2/eip:Eip": nats,
         "aws:ec2/flowLog:FlowLog": 1,
-        "aws:kms/key:Key": 4,
-        "aws:kms/alias:Alias": 4,
+        "aws:kms/key:Key": 5,
+        "aws:kms/alias:Alias": 5,
         "aws:eks/cluster:Cluster": 1,
         "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
-        "aws:eks/addon:Addon": 3,
+        "aws:eks/addon:Addon": 4,
         "aws:rds/instance:Instance": 1,
         "aws:elasticache/replicationGroup:ReplicationGroup": 1,
         "aws:secretsmanager/secret:Secret": 3,
@@ -46,6 +46,14 @@ def expected_counts(cfg) -> dict[str, int]:
         "infra:aws:RedisCache": 1,
         "infra:aws:ApplicationSecrets": 1,
         "infra:k8s:NetworkPolicies": 1,
+        "aws:sns/topic:Topic": 1,
+        "aws:sns/topicPolicy:TopicPolicy": 1,
+        "aws:sns/topicSubscription:TopicSubscription": len(cfg.budget.alert_emails),
+        "aws:budgets/budget:Budget": 1,
+        # PostgreSQL 3, per Redis node 3, nodes 2
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 + 3 * (1 + cfg.redis.replicas) + 2,
+        "infra:aws:BudgetAlerts": 1,
+        "infra:aws:Alarms": 1,
     }
 
 
