@@ -34,3 +34,74 @@ def estimate(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         print_estimate(console(), result)
+
+
+FORMATS = ("table", "markdown", "json")
+
+
+@app.command("report")
+def report(
+    env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
+    days: Annotated[int, typer.Option("--days", help="Days of daily spend to show.")] = 14,
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report) or json.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
+) -> None:
+    """Actual spend from Cost Explorer: daily by service, month to date against the budget, forecast,
+    and the circuit-breaker state (ok, 90% warn, 100% freeze, 200% stop)."""
+    from stacks import config as stack_config
+    from stacks.errors import InvalidInput
+    from stacks.project import stack_file
+
+    cfg = stack_config.load(env, stack_file(env))
+    if days < 1:
+        raise InvalidInput(f"--days {days}: give a positive number of days", hint="e.g. --days 14")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if out is not None and not out.parent.is_dir():
+        raise InvalidInput(f"--out {out}: directory {out.parent} does not exist", hint="create it first")
+
+    from policies import spend
+
+    result = spend.report(cfg, days=days)
+    if fmt == "json":
+        text = json.dumps(result.as_dict(), indent=2) + "\n"
+    elif fmt == "markdown":
+        text = spend.render_markdown(result)
+    else:
+        text = None
+    if out is not None:
+        from cli.output import console
+
+        if text is None:
+            from rich.console import Console
+
+            with out.open("w", encoding="utf-8") as handle:
+                _print_spend(Console(file=handle, width=120, highlight=False), result)
+        else:
+            out.write_text(text, encoding="utf-8")
+        console().print(f"wrote {out} (circuit breaker: {result.state})", markup=False)
+    elif text is not None:
+        typer.echo(text, nl=False)
+    else:
+        from cli.output import console
+
+        _print_spend(console(), result)
+
+
+def _print_spend(out, result) -> None:
+    from rich import box
+    from rich.table import Table
+
+    colour = {"ok": "green", "warn": "yellow", "freeze": "red", "stop": "bold red"}[str(result.state)]
+    out.print(f"[bold]{result.environment}[/] on {result.today.isoformat()}: month to date "
+              f"${result.month_to_date_usd:,.2f} of ${result.budget_usd:,.2f} ({result.ratio:.0%}); "
+              f"forecast ${result.forecast_usd:,.2f}")
+    out.print(f"circuit breaker: [{colour}]{str(result.state).upper()}[/]: {result.meaning}")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("date")
+    table.add_column("USD", justify="right")
+    table.add_column("top services", style="dim", overflow="fold")
+    for day in result.days:
+        top = sorted(day.by_service.items(), key=lambda kv: -kv[1])[:3]
+        table.add_row(day.day.isoformat(), f"{day.total:,.2f}", ", ".join(f"{s} {v:,.2f}" for s, v in top))
+    out.print(table)

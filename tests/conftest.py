@@ -57,3 +57,45 @@ def prod_plan(prod_cfg):
     from stacks import offline
 
     return offline.run(prod_cfg)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real AWS-compatible HTTP endpoint on loopback (moto's server mode), shared by the session."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """Every boto3 client of the CLI talks to the moto server, with throwaway credentials; state is reset."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return moto_server
+
+
+def moto_api(server: str, path: str, payload: dict) -> None:
+    """Seed moto through its own HTTP API (e.g. the Cost Explorer results a query returns)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{server}/moto-api/{path}", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert response.status in (200, 201)

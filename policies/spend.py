@@ -1,0 +1,169 @@
+"""Actual spend from Cost Explorer, the circuit breaker it drives, and the daily cost report.
+
+Spend is read for the environment's ``environment`` cost-allocation tag. The forecast is a run-rate
+projection (month to date plus the recent daily average for the days left); AWS's own forecast
+reaches the team through the Budget's FORECASTED notification.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from stacks.aws_clients import call, client
+from stacks.config import EnvironmentConfig
+
+METRIC = "UnblendedCost"
+RUN_RATE_DAYS = 7
+
+
+class BreakerState(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FREEZE = "freeze"
+    STOP = "stop"
+
+
+# (share of the monthly budget spent, state): the memo's circuit breakers at 90/100/200%.
+THRESHOLDS = ((2.0, BreakerState.STOP), (1.0, BreakerState.FREEZE), (0.9, BreakerState.WARN))
+
+MEANING = {
+    BreakerState.OK: "below 90% of the budget: nothing to do",
+    BreakerState.WARN: "90% of the budget reached: review the spend today",
+    BreakerState.FREEZE: "100% of the budget reached: `infra up` and `infra deploy` refuse without --override-budget",
+    BreakerState.STOP: "200% of the budget reached: run `infra runbook run cost-circuit-breaker` to stop the spend",
+}
+
+
+def breaker_state(spent_usd: float, budget_usd: float) -> BreakerState:
+    ratio = spent_usd / budget_usd
+    return next((state for share, state in THRESHOLDS if ratio >= share), BreakerState.OK)
+
+
+@dataclass(frozen=True)
+class DailyCost:
+    day: date
+    by_service: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.by_service.values()), 2)
+
+
+@dataclass
+class SpendReport:
+    environment: str
+    today: date
+    budget_usd: float
+    month_to_date_usd: float
+    days: list[DailyCost] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.month_to_date_usd / self.budget_usd
+
+    @property
+    def state(self) -> BreakerState:
+        return breaker_state(self.month_to_date_usd, self.budget_usd)
+
+    @property
+    def meaning(self) -> str:
+        return MEANING[self.state]
+
+    @property
+    def forecast_usd(self) -> float:
+        recent = self.days[-RUN_RATE_DAYS:]
+        daily = sum(d.total for d in recent) / len(recent) if recent else 0.0
+        days_in_month = calendar.monthrange(self.today.year, self.today.month)[1]
+        remaining = days_in_month - self.today.day + 1  # today has not been billed yet
+        return round(self.month_to_date_usd + daily * remaining, 2)
+
+    @property
+    def by_service(self) -> list[tuple[str, float]]:
+        totals: dict[str, float] = defaultdict(float)
+        for day in self.days:
+            for service, usd in day.by_service.items():
+                totals[service] += usd
+        return sorted(((s, round(v, 2)) for s, v in totals.items()), key=lambda kv: -kv[1])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1, "environment": self.environment, "date": self.today.isoformat(), "currency": "USD",
+            "budgetMonthlyUsd": self.budget_usd, "monthToDateUsd": self.month_to_date_usd,
+            "budgetUsedPercent": round(self.ratio * 100, 1), "forecastMonthEndUsd": self.forecast_usd,
+            "circuitBreaker": str(self.state), "meaning": self.meaning,
+            "days": [{"date": d.day.isoformat(), "totalUsd": d.total, "byService": d.by_service} for d in self.days],
+            "byService": dict(self.by_service),
+        }
+
+
+def _tag_filter(environment: str) -> dict[str, Any]:
+    return {"Tags": {"Key": "environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
+
+
+def _cost_and_usage(ce: Any, **request: Any) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = call("reading Cost Explorer", ce.get_cost_and_usage, **request,
+                    **({"NextPageToken": token} if token else {}))
+        results.extend(page.get("ResultsByTime", []))
+        token = page.get("NextPageToken")
+        if not token:
+            return results
+
+
+def _amount(metrics: dict[str, Any]) -> float:
+    return float(metrics.get(METRIC, {}).get("Amount", 0) or 0)
+
+
+def month_to_date(environment: str, *, today: date, ce: Any) -> float:
+    start = today.replace(day=1)
+    if start == today:
+        return 0.0  # nothing billed yet this month (Cost Explorer's end date is exclusive)
+    results = _cost_and_usage(
+        ce, TimePeriod={"Start": start.isoformat(), "End": today.isoformat()}, Granularity="MONTHLY",
+        Metrics=[METRIC], Filter=_tag_filter(environment),
+    )
+    return round(sum(_amount(r.get("Total", {})) for r in results), 2)
+
+
+def daily_costs(environment: str, *, today: date, days: int, ce: Any) -> list[DailyCost]:
+    results = _cost_and_usage(
+        ce, TimePeriod={"Start": (today - timedelta(days=days)).isoformat(), "End": today.isoformat()},
+        Granularity="DAILY", Metrics=[METRIC], Filter=_tag_filter(environment),
+        GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}],
+    )
+    out = []
+    for r in results:
+        by_service = {g["Keys"][0]: round(_amount(g.get("Metrics", {})), 2) for g in r.get("Groups", [])}
+        out.append(DailyCost(date.fromisoformat(r["TimePeriod"]["Start"]), by_service))
+    return sorted(out, key=lambda d: d.day)
+
+
+def report(cfg: EnvironmentConfig, *, days: int, today: date | None = None) -> SpendReport:
+    today = today or date.today()
+    ce = client("ce", region="us-east-1")  # Cost Explorer is served from us-east-1 only
+    series = daily_costs(cfg.environment, today=today, days=days, ce=ce)
+    mtd = month_to_date(cfg.environment, today=today, ce=ce)
+    return SpendReport(cfg.environment, today, cfg.budget.monthly_usd, mtd, series)
+
+
+def current_state(cfg: EnvironmentConfig, *, today: date | None = None) -> tuple[BreakerState, float]:
+    """The breaker state from this month's actual spend: what `infra up` and `infra deploy` consult."""
+    today = today or date.today()
+    spent = month_to_date(cfg.environment, today=today, ce=client("ce", region="us-east-1"))
+    return breaker_state(spent, cfg.budget.monthly_usd), spent
+
+
+def render_markdown(spend: SpendReport) -> str:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), undefined=StrictUndefined,
+                      keep_trailing_newline=True, autoescape=False)
+    return env.get_template("cost_report.md.j2").render(r=spend)
