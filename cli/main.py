@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from cli import cost_cmd, plan_cmd, policy_cmd, runbook_cmd
+from cli import cost_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd
 from stacks.errors import InfraError
 
 EXIT_CODES_HELP = (
@@ -42,6 +42,11 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
+for _name in ("preview", "up", "refresh", "destroy", "outputs", "history"):
+    app.command(_name, epilog=EXIT_CODES_HELP)(getattr(stack_cmd, _name))
+app.command("deploy", epilog=EXIT_CODES_HELP)(release_cmd.deploy)
+app.command("releases", epilog=EXIT_CODES_HELP)(release_cmd.list_releases)
+app.command("rollback", epilog=EXIT_CODES_HELP)(release_cmd.rollback)
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(cost_cmd.app, name="cost")
 app.add_typer(runbook_cmd.app, name="runbook")

@@ -1,0 +1,470 @@
+"""Operating an environment's Pulumi stack: the small interface the CLI needs, and its implementation over
+the Pulumi Automation API.
+
+The stack of an environment is the project in ``project_dir()`` (the very program ``infra plan`` runs
+offline) with the stack named after the environment, so ``infra up`` deploys exactly what ``infra plan``
+shows. The CLI only talks to ``StackOperations``; tests drive it with a fake.
+
+State and secrets (see docs/operations.md):
+
+* default: a file backend in ``<project>/.pulumi-state`` (gitignored) and the ``passphrase`` secrets
+  provider, the passphrase generated once into ``.pulumi-state/passphrase`` unless
+  ``PULUMI_CONFIG_PASSPHRASE``/``PULUMI_CONFIG_PASSPHRASE_FILE`` is set: a first-time user needs no account;
+* a team: ``INFRA_BACKEND_URL=s3://bucket/prefix?region=...`` (or ``https://api.pulumi.com``) and, for S3,
+  ``INFRA_SECRETS_PROVIDER=awskms://alias/NAME?region=...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from stacks.errors import Blocked, InvalidInput, MissingPrerequisite, OperationFailed
+
+OFFLINE_HINT = "`infra plan {env}` works offline"
+STATE_DIR = ".pulumi-state"
+BACKEND_ENV = "INFRA_BACKEND_URL"
+SECRETS_ENV = "INFRA_SECRETS_PROVIDER"
+
+
+class StackLocked(Blocked):
+    """Another update holds the stack's lock: this one did not start, nothing was changed."""
+
+
+# --- what the CLI sees ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """The ``infra:release`` section of a stack file: what `infra deploy` and `infra rollback` change."""
+
+    image: str | None
+    app_replicas: int
+    worker_replicas: int
+
+    KEYS = ("image", "appReplicas", "workerReplicas")
+
+    def as_config(self) -> dict[str, str | int | None]:
+        return {"image": self.image, "appReplicas": self.app_replicas, "workerReplicas": self.worker_replicas}
+
+
+@dataclass(frozen=True)
+class ResourceStep:
+    """A resource operation starting (``phase="start"``), done, or failed."""
+
+    op: str  # create, update, delete, replace, same, refresh, ...
+    urn: str
+    type: str
+    phase: str  # start | done | failed
+    planning: bool = False  # a preview: nothing is changed
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # error | warning | info
+    message: str
+    urn: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    pack: str
+    policy: str
+    level: str  # advisory | mandatory | remediate
+    message: str
+    urn: str | None = None
+
+
+StackEvent = ResourceStep | Diagnostic | PolicyViolation
+OnEvent = Callable[[StackEvent], None]
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    changes: dict[str, int] = field(default_factory=dict)  # op -> count, e.g. {"create": 3, "same": 40}
+    version: int | None = None  # the update's number in the stack history (None for a preview)
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """One entry of the stack's history, as the backend keeps it (newest first in ``history()``)."""
+
+    version: int | None
+    kind: str  # update | refresh | destroy | ...
+    result: str  # succeeded | failed | in-progress
+    message: str
+    start_time: datetime | None
+    end_time: datetime | None = None
+    changes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputValue:
+    value: Any
+    secret: bool
+
+
+class StackOperations(Protocol):
+    """What the CLI needs from an environment's stack. Mutating: up, refresh, destroy, set_release_settings."""
+
+    environment: str
+
+    def preview(self, *, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
+
+    def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
+
+    def refresh(self, *, on_event: OnEvent) -> OperationResult: ...
+
+    def destroy(self, *, on_event: OnEvent) -> OperationResult: ...
+
+    def outputs(self) -> dict[str, OutputValue]: ...
+
+    def history(self) -> list[UpdateRecord]: ...
+
+    def release_settings(self) -> ReleaseSettings: ...
+
+    def set_release_settings(self, settings: ReleaseSettings) -> None: ...
+
+
+# --- where state lives -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    url: str
+    secrets_provider: str | None
+    env: dict[str, str]
+
+    @property
+    def is_local(self) -> bool:
+        return self.url.startswith("file://")
+
+    @property
+    def needs_aws(self) -> bool:
+        """Reading state needs AWS credentials (S3 state or KMS-encrypted secrets)."""
+        return self.url.startswith("s3://") or (self.secrets_provider or "").startswith("awskms://")
+
+
+def backend_settings(project: Path, environ: Mapping[str, str] | None = None) -> BackendSettings:
+    """The state backend and secrets provider, from the environment; the local default otherwise."""
+    environ = os.environ if environ is None else environ
+    url = environ.get(BACKEND_ENV) or environ.get("PULUMI_BACKEND_URL") or ""
+    provider = environ.get(SECRETS_ENV) or None
+    env: dict[str, str] = {}
+    if not url:
+        state = project / STATE_DIR
+        url = f"file://{state}"
+        provider = provider or "passphrase"
+    elif not re.match(r"^(file|s3|https?|azblob|gs)://", url):
+        raise InvalidInput(f"{BACKEND_ENV}={url!r} is not a backend URL",
+                           hint="use s3://BUCKET/PREFIX?region=REGION or https://api.pulumi.com")
+    elif url.startswith("s3://") and not (provider or "").startswith("awskms://"):
+        raise MissingPrerequisite(
+            f"the shared state backend {url} needs a KMS secrets provider",
+            hint=f"set {SECRETS_ENV}=awskms://alias/infra-state?region=us-east-1 (the key every operator can use)",
+        )
+    env["PULUMI_BACKEND_URL"] = url
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    if provider == "passphrase" and not (
+        environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    ):
+        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(_local_passphrase(project / STATE_DIR))
+    return BackendSettings(url=url, secrets_provider=provider, env=env)
+
+
+def _local_passphrase(state: Path) -> Path:
+    """A passphrase generated once for the local backend, readable only by its owner."""
+    path = state / "passphrase"
+    if not path.exists():
+        state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+# --- prerequisites ---------------------------------------------------------------------------------------
+
+
+def find_pulumi() -> str | None:
+    """The pulumi CLI: on PATH, else the version matching the SDK installed by ``PulumiCommand.install()``."""
+    found = shutil.which("pulumi")
+    if found:
+        return found
+    try:
+        from pulumi._version import version as sdk_version
+    except ImportError:  # pragma: no cover - SDK layout changed
+        return None
+    candidate = Path.home() / ".pulumi" / "versions" / str(sdk_version) / "bin" / "pulumi"
+    return str(candidate) if candidate.is_file() else None
+
+
+def require_pulumi(env: str) -> str:
+    path = find_pulumi()
+    if path is None:
+        raise MissingPrerequisite(
+            "the pulumi CLI is not on PATH",
+            hint="install it with `curl -fsSL https://get.pulumi.com | sh` and open a new shell; "
+                 + OFFLINE_HINT.format(env=env),
+        )
+    return path
+
+
+def require_aws_credentials(env: str) -> None:
+    import boto3
+
+    try:
+        credentials = boto3.Session().get_credentials()
+    except Exception as exc:  # noqa: BLE001 - a broken profile is as missing as no profile
+        raise MissingPrerequisite(
+            f"AWS credentials could not be loaded: {exc}",
+            hint="fix ~/.aws/config or AWS_PROFILE; " + OFFLINE_HINT.format(env=env),
+        ) from None
+    if credentials is None:
+        raise MissingPrerequisite(
+            "no AWS credentials found",
+            hint="run `aws sso login` or set AWS_PROFILE (CI: assume a role through OIDC); "
+                 + OFFLINE_HINT.format(env=env),
+        )
+
+
+def policy_packs(project: Path) -> list[str]:
+    """The CrossGuard pack run on preview and up, when the project has one."""
+    pack = project / "policies"
+    return [str(pack)] if (pack / "PulumiPolicy.yaml").is_file() else []
+
+
+def git_commit(project: Path) -> str:
+    """The commit being deployed, ``+dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}+dirty" if dirty else sha
+
+
+def read_release_settings(path: Path) -> ReleaseSettings:
+    """The ``infra:release`` section of a stack file, with the model's defaults."""
+    from stacks.config import ReleaseConfig, read_stack_file
+
+    raw = read_stack_file(path).get("infra:release")
+    data = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else {}
+    try:
+        release = ReleaseConfig.model_validate(data)
+    except ValueError as exc:
+        raise InvalidInput(f"{path.name}: infra:release: {_first_line(str(exc))}") from None
+    return ReleaseSettings(release.image, release.app_replicas, release.worker_replicas)
+
+
+def deletion_protected(path: Path) -> bool:
+    """``infra:postgres.deletionProtection`` of a stack file (the model's default, on, when unset)."""
+    from stacks.config import read_stack_file
+
+    raw = read_stack_file(path).get("infra:postgres")
+    data = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else {}
+    return bool(data.get("deletionProtection", True))
+
+
+# --- the Automation API implementation -----------------------------------------------------------------
+
+
+def open_stack(env: str, *, cloud: bool) -> StackOperations:
+    """Select (creating on first use) the environment's stack; ``cloud``: the operation calls AWS.
+
+    Raises MissingPrerequisite (exit 3) for a missing CLI, credentials, or an unreachable backend.
+    """
+    from stacks.config import check_environment
+    from stacks.project import project_dir
+
+    check_environment(env)
+    project = project_dir()
+    settings = backend_settings(project)
+    pulumi_path = require_pulumi(env)
+    if cloud or settings.needs_aws:
+        require_aws_credentials(env)
+    return PulumiStack(env, project, settings, pulumi_path)
+
+
+class PulumiStack:
+    """``StackOperations`` over a LocalWorkspace on the project directory."""
+
+    def __init__(self, environment: str, project: Path, settings: BackendSettings, pulumi_path: str) -> None:
+        from pulumi import automation as auto
+
+        self.environment = environment
+        self.project = project
+        self.settings = settings
+        if settings.is_local:
+            Path(settings.url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        on_path = shutil.which("pulumi") == pulumi_path
+        root = None if on_path else str(Path(pulumi_path).parent.parent)
+        try:
+            command = auto.PulumiCommand(root=root, skip_version_check=True)
+            opts = auto.LocalWorkspaceOptions(
+                work_dir=str(project), env_vars=settings.env, secrets_provider=settings.secrets_provider,
+                pulumi_command=command,
+            )
+            self._stack = auto.create_or_select_stack(stack_name=environment, work_dir=str(project), opts=opts)
+        except (auto.CommandError, OSError, subprocess.SubprocessError) as exc:
+            raise MissingPrerequisite(
+                f"state backend {settings.url} unreachable: {_pulumi_error(exc)}",
+                hint=f"check {BACKEND_ENV}, your credentials and network; " + OFFLINE_HINT.format(env=environment),
+            ) from None
+
+    # operations
+
+    def preview(self, *, policy_packs: list[str], on_event: OnEvent) -> OperationResult:
+        with self._run("preview", on_event) as handler:
+            result = self._stack.preview(policy_packs=policy_packs or None, on_event=handler, color="never")
+        return OperationResult(changes=_op_map(result.change_summary))
+
+    def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult:
+        with self._run("up", on_event) as handler:
+            result = self._stack.up(message=message, policy_packs=policy_packs or None, on_event=handler,
+                                    color="never", suppress_outputs=True)
+        return OperationResult(changes=_op_map(result.summary.resource_changes), version=result.summary.version)
+
+    def refresh(self, *, on_event: OnEvent) -> OperationResult:
+        with self._run("refresh", on_event) as handler:
+            result = self._stack.refresh(on_event=handler, color="never", suppress_outputs=True)
+        return OperationResult(changes=_op_map(result.summary.resource_changes), version=result.summary.version)
+
+    def destroy(self, *, on_event: OnEvent) -> OperationResult:
+        with self._run("destroy", on_event) as handler:
+            result = self._stack.destroy(on_event=handler, color="never", suppress_outputs=True)
+        return OperationResult(changes=_op_map(result.summary.resource_changes), version=result.summary.version)
+
+    def outputs(self) -> dict[str, OutputValue]:
+        with self._translate("outputs"):
+            raw = self._stack.outputs()
+        return {k: OutputValue(v.value, bool(v.secret)) for k, v in raw.items()}
+
+    def history(self) -> list[UpdateRecord]:
+        with self._translate("history"):
+            summaries = self._stack.history(show_secrets=False)
+        return [
+            UpdateRecord(version=s.version, kind=s.kind, result=s.result, message=s.message or "",
+                         start_time=s.start_time, end_time=s.end_time, changes=_op_map(s.resource_changes))
+            for s in summaries
+        ]
+
+    def release_settings(self) -> ReleaseSettings:
+        from stacks.project import stack_file
+
+        return read_release_settings(stack_file(self.environment))
+
+    def set_release_settings(self, settings: ReleaseSettings) -> None:
+        from pulumi.automation import ConfigValue
+
+        values = {f"infra:release.{k}": v for k, v in settings.as_config().items() if v is not None}
+        with self._translate("config set"):
+            self._stack.set_all_config({k: ConfigValue(str(v)) for k, v in values.items()}, path=True)
+
+    # plumbing
+
+    @contextmanager
+    def _run(self, operation: str, on_event: OnEvent) -> Iterator[Callable[[Any], None]]:
+        mandatory: list[PolicyViolation] = []
+
+        def handler(event: Any) -> None:
+            converted = convert_event(event)
+            if converted is None:
+                return
+            if isinstance(converted, PolicyViolation) and converted.level == "mandatory":
+                mandatory.append(converted)
+            on_event(converted)
+
+        try:
+            with self._translate(operation):
+                yield handler
+        except OperationFailed:
+            if mandatory:
+                first = mandatory[0]
+                raise Blocked(
+                    f"{operation} on {self.environment} refused by policy {first.pack}/{first.policy}: "
+                    f"{_first_line(first.message)}"
+                ) from None
+            raise
+
+    @contextmanager
+    def _translate(self, operation: str) -> Iterator[None]:
+        from pulumi import automation as auto
+
+        try:
+            yield
+        except auto.ConcurrentUpdateError:
+            raise StackLocked(
+                f"{self.environment} is locked by another update",
+                hint=f"wait for it to finish; if it died, run `pulumi cancel --stack {self.environment}`",
+            ) from None
+        except auto.CommandError as exc:
+            raise OperationFailed(f"{operation} on {self.environment} failed: {_pulumi_error(exc)}") from None
+
+
+def convert_event(event: Any) -> StackEvent | None:
+    """An Automation API ``EngineEvent`` as one of our events (None for those the CLI does not show)."""
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+        return ResourceStep(_op(meta.op), meta.urn, meta.type, "start", bool(event.resource_pre_event.planning))
+    if event.res_outputs_event is not None:
+        meta = event.res_outputs_event.metadata
+        return ResourceStep(_op(meta.op), meta.urn, meta.type, "done", bool(event.res_outputs_event.planning))
+    if event.res_op_failed_event is not None:
+        meta = event.res_op_failed_event.metadata
+        return ResourceStep(_op(meta.op), meta.urn, meta.type, "failed")
+    if event.diagnostic_event is not None:
+        diag = event.diagnostic_event
+        if diag.ephemeral or diag.severity not in ("error", "warning"):
+            return None
+        return Diagnostic(diag.severity, _strip_color(diag.message).strip(), diag.urn)
+    if event.policy_event is not None:
+        pol = event.policy_event
+        return PolicyViolation(pol.policy_pack_name, pol.policy_name, pol.enforcement_level,
+                               _strip_color(pol.message).strip(), pol.resource_urn)
+    return None
+
+
+def _op(op: Any) -> str:
+    return getattr(op, "value", str(op))
+
+
+def _op_map(changes: Mapping[Any, int] | None) -> dict[str, int]:
+    return {_op(k): int(v) for k, v in (changes or {}).items()}
+
+
+_COLOR = re.compile(r"<\{%[^%]*%\}>|\x1b\[[0-9;]*m")
+
+
+def _strip_color(text: str) -> str:
+    return _COLOR.sub("", text or "")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
+
+
+def _pulumi_error(exc: BaseException) -> str:
+    """The line of a pulumi CLI failure that says what went wrong (CommandError carries code/stdout/stderr)."""
+    text = str(exc.args[0]) if exc.args else ""
+    lines = [re.sub(r"^(code|stdout|stderr):\s*", "", _strip_color(line).strip()) for line in text.splitlines()]
+    for line in lines:
+        if line.lower().startswith("error:"):
+            return line[len("error:"):].strip()
+    return next((line for line in lines if line and not line.isdigit()), type(exc).__name__)

@@ -1,0 +1,101 @@
+"""The application release on the cluster: restricted pods with limits, probes and disruption budgets."""
+
+from __future__ import annotations
+
+import collections
+
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.workloads import Workloads, WorkloadsArgs
+from stacks.config import ReleaseConfig
+
+IMAGE = "registry.example.com/platform/app:1.4.2"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def _with_release(cfg, image=IMAGE, app=3, workers=2):
+    return cfg.model_copy(update={"release": ReleaseConfig(image=image, app_replicas=app, worker_replicas=workers)})
+
+
+def _workloads(build, cfg):
+    def factory():
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        component = Workloads("wl", WorkloadsArgs(config=cfg, provider=provider))
+        return [provider.urn, component.app_service_name]
+
+    plan = build(cfg, factory)
+    return {(r.type, r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
+            for r in plan.resources if r.type.startswith("kubernetes:") and r.custom and "metadata" in r.inputs}, plan
+
+
+def test_app_and_workers_run_the_release_image_in_their_namespaces(build, staging_cfg):
+    objects, _ = _workloads(build, _with_release(staging_cfg, app=3, workers=5))
+    app = objects[(DEPLOYMENT, "app", "app")]["spec"]
+    worker = objects[(DEPLOYMENT, "workers", "worker")]["spec"]
+    assert app["replicas"] == 3 and worker["replicas"] == 5
+    [app_c] = app["template"]["spec"]["containers"]
+    [worker_c] = worker["template"]["spec"]["containers"]
+    assert app_c["image"] == worker_c["image"] == IMAGE
+    assert app_c["args"] == ["serve"] and worker_c["args"] == ["worker"]
+    assert app_c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert {"name": "PORT", "value": "8080"} in app_c["env"]
+    service = objects[("kubernetes:core/v1:Service", "app", "app")]["spec"]
+    assert service["type"] == "ClusterIP" and service["selector"] == app["selector"]["matchLabels"]
+    assert service["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("component", [("app", "app"), ("workers", "worker")])
+def test_pods_meet_pod_security_restricted(build, prod_cfg, component):
+    objects, _ = _workloads(build, _with_release(prod_cfg))
+    pod = objects[(DEPLOYMENT, *component)]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == component[1]
+    for c in pod["containers"]:
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+        assert sc["runAsNonRoot"] is True and sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # the one writable path
+
+
+@pytest.mark.parametrize("component", [("app", "app"), ("workers", "worker")])
+def test_requests_hard_limits_probes_and_a_disruption_budget(build, staging_cfg, component):
+    objects, _ = _workloads(build, _with_release(staging_cfg))
+    spec = objects[(DEPLOYMENT, *component)]["spec"]
+    [c] = spec["template"]["spec"]["containers"]
+    assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}  # no capacity dip on deploy
+    pdb = objects[("kubernetes:policy/v1:PodDisruptionBudget", *component)]["spec"]
+    assert pdb["maxUnavailable"] == 1 and pdb["selector"] == spec["selector"]
+    [spread] = spec["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_every_object_validates_against_the_cluster_api(build, prod_cfg):
+    import kubernetes_validate
+
+    objects, plan = _workloads(build, _with_release(prod_cfg))
+    counts = collections.Counter(t for t, _, _ in objects)
+    assert counts == {DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
+                      "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1}
+    for inputs in objects.values():
+        manifest = {k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec", "automountServiceAccountToken")
+                    if k in inputs}
+        kubernetes_validate.validate(manifest, f"{prod_cfg.eks.version}.0", strict=True)
+
+
+def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_plan):
+    from stacks import offline
+
+    assert not staging_plan.by_type("infra:k8s:Workloads")  # today's stack files: unchanged plan
+    plan = offline.run(_with_release(staging_cfg))
+    [component] = plan.by_type("infra:k8s:Workloads")
+    added = collections.Counter(r.type for r in plan.resources) - collections.Counter(
+        r.type for r in staging_plan.resources)
+    assert added == {"infra:k8s:Workloads": 1, DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
+                     "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1}
+    assert all(r.parent == component.urn for r in plan.resources if r.type == DEPLOYMENT)

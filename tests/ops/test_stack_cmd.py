@@ -1,0 +1,242 @@
+"""`infra up|preview|refresh|destroy|outputs|history` driven through Typer with a fake stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks import workspace
+from stacks.errors import OperationFailed
+from stacks.workspace import OutputValue, PolicyViolation, StackLocked
+from tests.ops.conftest import one_error_line, plain_record
+
+
+def test_up_with_yes_applies_straight_away_with_the_policy_pack(infra, fake):
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 0, result.output
+    assert fake.opened == [("staging", True)]
+    assert fake.mutations() == ["up"] and "preview" not in fake.names()
+    [(_, up)] = [c for c in fake.calls if c[0] == "up"]
+    assert up["message"] == "infra up: commit=abc123def4567890abc123def4567890abc12345"
+    assert up["policy_packs"][0].endswith("policies")
+    # live progress, then the change summary
+    assert "kubernetes:apps/v1:Deployment app" in result.stdout and "created" in result.stdout
+    assert "warning: node group at 80% of maxSize" in result.stdout
+    assert "staging updated (update 1): 2 created, 1 updated, 90 unchanged" in result.stdout
+
+
+def test_mutating_without_yes_and_without_a_terminal_refuses_before_anything(infra, fake):
+    for args in (["up", "staging"], ["refresh", "prod"], ["destroy", "staging"]):
+        result = infra(*args)
+        assert result.exit_code == 2
+        assert one_error_line(result) == (
+            f"error: refusing to change {args[1]} without --yes (no terminal to confirm)")
+    assert fake.opened == [] and fake.calls == []
+
+
+def test_up_staging_previews_then_asks(infra, fake, terminal):
+    result = infra("up", "staging", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert fake.names()[-2:] == ["preview", "up"]
+    assert "Update staging? [y/N]" in result.stdout
+    assert "staging preview: 2 to create, 1 to update, 90 unchanged" in result.stdout
+
+
+def test_up_staging_declined_changes_nothing(infra, fake, terminal):
+    result = infra("up", "staging", input="n\n")
+    assert result.exit_code == 2
+    assert one_error_line(result) == "error: not confirmed; staging was not changed"
+    assert "preview" in fake.names() and fake.mutations() == []
+
+
+def test_prod_wants_its_name_typed(infra, fake, terminal):
+    wrong = infra("up", "prod", input="yes\n")
+    assert wrong.exit_code == 2 and fake.mutations() == []
+    assert "Type the environment name to continue" in wrong.stdout
+    assert one_error_line(wrong) == "error: confirmation 'yes' does not match 'prod'; nothing was changed"
+    right = infra("up", "prod", input="prod\n")
+    assert right.exit_code == 0, right.output
+    assert fake.mutations() == ["up"]
+
+
+def test_unknown_environment_is_one_line_exit_2(infra, fake):
+    for command in ("up", "preview", "refresh", "destroy", "outputs", "history"):
+        result = infra(command, "qa", "--yes") if command in ("up", "refresh", "destroy") else infra(command, "qa")
+        assert result.exit_code == 2, command
+        assert one_error_line(result) == "error: unknown environment 'qa' (use one of: staging, prod)"
+    assert fake.calls == [] and fake.opened == []
+
+
+def test_invalid_stack_file_stops_up_before_the_backend(infra, fake, write_config, monkeypatch, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: infra\n")
+    write_config("staging", lambda c: c["infra:postgres"].update(multiAz="perhaps"))
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(tmp_path))
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 2
+    assert "Pulumi.staging.yaml: infra:postgres.multiAz" in one_error_line(result)
+    assert fake.opened == []
+
+
+def test_preview_needs_no_confirmation_and_changes_nothing(infra, fake):
+    result = infra("preview", "prod")
+    assert result.exit_code == 0, result.output
+    assert fake.opened == [("prod", True)] and fake.names() == ["preview"] and fake.mutations() == []
+    assert "policy pack:" in result.stdout
+    assert "to create" in result.stdout and "prod preview: 2 to create" in result.stdout
+
+
+def test_policy_violations_are_shown_as_they_happen(infra, fake):
+    fake.events.append(PolicyViolation("infra-guardrails", "rds-multi-az", "mandatory", "prod must be Multi-AZ",
+                                       "urn:x"))
+    result = infra("preview", "prod")
+    assert "policy mandatory infra-guardrails/rds-multi-az: prod must be Multi-AZ" in result.stdout
+
+
+def test_failed_update_is_exit_1_one_line(infra, fake):
+    fake.fail["up"] = OperationFailed("up on staging failed: creating EKS Cluster: AccessDenied")
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 1
+    assert one_error_line(result) == "error: up on staging failed: creating EKS Cluster: AccessDenied"
+
+
+def test_a_locked_stack_is_blocked_exit_4(infra, fake):
+    fake.fail["up"] = StackLocked("staging is locked by another update")
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 4
+    assert one_error_line(result) == "error: staging is locked by another update"
+
+
+def test_refresh_with_yes(infra, fake):
+    result = infra("refresh", "staging", "--yes")
+    assert result.exit_code == 0, result.output
+    assert fake.mutations() == ["refresh"] and "staging refreshed: 93 unchanged" in result.stdout
+
+
+def test_destroy_staging(infra, fake, terminal):
+    result = infra("destroy", "staging", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Destroy every resource of staging? [y/N]" in result.stdout
+    assert fake.mutations() == ["destroy"] and "staging destroyed: 93 deleted" in result.stdout
+
+
+def test_destroy_prod_needs_the_extra_flag(infra, fake):
+    result = infra("destroy", "prod", "--yes")
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "error: destroying prod needs --destroy-production as well; nothing was changed")
+    assert fake.opened == []
+
+
+def test_destroy_is_blocked_while_deletion_protection_is_on(infra, fake):
+    result = infra("destroy", "prod", "--yes", "--destroy-production")
+    assert result.exit_code == 4
+    assert one_error_line(result).startswith(
+        "error: Pulumi.prod.yaml: infra:postgres.deletionProtection is on; destroy refused")
+    assert fake.opened == [] and fake.calls == []
+
+
+def test_destroy_staging_blocked_when_its_file_turns_protection_on(infra, fake, write_config, monkeypatch, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: infra\n")
+    write_config("staging", lambda c: c["infra:postgres"].update(deletionProtection=True))
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(tmp_path))
+    result = infra("destroy", "staging", "--yes")
+    assert result.exit_code == 4 and "set it to false and run `infra up staging` first" in result.stderr
+    assert fake.calls == []
+
+
+OUTPUTS = {
+    "cluster_name": OutputValue("infra-staging-eks", False),
+    "database_port": OutputValue(5432, False),
+    "kubeconfig": OutputValue('{"apiVersion": "v1"}', True),
+}
+
+
+def test_outputs_hide_secrets_unless_asked(infra, fake):
+    fake.output_values = dict(OUTPUTS)
+    table = infra("outputs", "staging")
+    assert table.exit_code == 0, table.output
+    assert fake.opened == [("staging", False)]  # reading state calls no cloud API
+    assert "infra-staging-eks" in table.stdout and "[secret]" in table.stdout and "apiVersion" not in table.stdout
+    doc = json.loads(infra("outputs", "staging", "--json").stdout)
+    assert doc == {"cluster_name": "infra-staging-eks", "database_port": 5432, "kubeconfig": "[secret]"}
+    shown = json.loads(infra("outputs", "staging", "--json", "--show-secrets").stdout)
+    assert shown["kubeconfig"] == '{"apiVersion": "v1"}'
+    assert fake.mutations() == []
+
+
+def test_history_lists_updates_newest_first(infra, fake):
+    fake.history_records = [plain_record(3, result="failed", message="infra up: commit=bad"),
+                            plain_record(2, kind="refresh"), plain_record(1)]
+    result = infra("history", "staging")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("infra up: commit=bad") < out.index("refresh") < out.rindex("infra up")
+    assert "failed" in out and "42s" in out and "92 unchanged" in out
+    assert fake.opened == [("staging", False)] and fake.mutations() == []
+
+
+# --- prerequisites: the real open_stack --------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_open(infra, monkeypatch, tmp_path):
+    """The real `open_stack`, on a throwaway project holding the real stack files."""
+    from tests.conftest import ROOT
+
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(tmp_path))
+    for var in ("INFRA_BACKEND_URL", "PULUMI_BACKEND_URL", "INFRA_SECRETS_PROVIDER"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def test_no_pulumi_cli_is_exit_3_with_the_offline_pointer(infra, real_open, monkeypatch):
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    for args in (["preview", "staging"], ["up", "staging", "--yes"], ["outputs", "prod"], ["history", "prod"]):
+        result = infra(*args)
+        assert result.exit_code == 3, args
+        line = one_error_line(result)
+        assert line.startswith("error: the pulumi CLI is not on PATH (install it with")
+        assert f"`infra plan {args[1]}` works offline" in line
+
+
+def test_no_aws_credentials_is_exit_3(infra, real_open, monkeypatch):
+    import boto3
+
+    class NoCredentials:
+        def get_credentials(self):
+            return None
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    monkeypatch.setattr(boto3, "Session", NoCredentials)
+    result = infra("preview", "staging")
+    assert result.exit_code == 3
+    line = one_error_line(result)
+    assert line.startswith("error: no AWS credentials found") and "`infra plan staging` works offline" in line
+
+
+def test_shared_s3_backend_without_kms_is_exit_3(infra, real_open, monkeypatch):
+    monkeypatch.setenv("INFRA_BACKEND_URL", "s3://acme-pulumi-state/infra?region=us-east-1")
+    result = infra("history", "staging")
+    assert result.exit_code == 3
+    assert "needs a KMS secrets provider" in one_error_line(result)
+
+
+def test_unreachable_backend_is_exit_3(infra, real_open, monkeypatch):
+    from pulumi import automation as auto
+
+    def unreachable(**kwargs):
+        raise auto.CommandError(auto.CommandResult(
+            stdout="", stderr="error: failed to load checkpoint: blob (key \".pulumi/meta.yaml\") "
+                              "(code=Unknown): dial tcp: lookup s3.amazonaws.com: no such host\n", code=255))
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    monkeypatch.setattr(auto, "PulumiCommand", lambda **kwargs: object())
+    monkeypatch.setattr(auto, "create_or_select_stack", unreachable)
+    result = infra("history", "staging")
+    assert result.exit_code == 3
+    line = one_error_line(result)
+    assert f"state backend file://{real_open}/.pulumi-state unreachable: failed to load checkpoint" in line
+    assert "`infra plan staging` works offline" in line

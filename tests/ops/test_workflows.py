@@ -1,0 +1,110 @@
+"""The GitHub Actions workflows users of this repository get: schema-valid, zizmor-clean, least privilege."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def _load(path: Path) -> dict:
+    doc = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # BaseLoader: `on:` stays a string key
+    return doc
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed in the venv; run `uv sync --extra test`")
+    return str(path)
+
+
+def test_there_are_workflows_for_pull_requests_and_main():
+    names = {p.name for p in WORKFLOWS}
+    assert {"ci.yml", "deploy.yml"} <= names
+    assert "pull_request" in _load(ROOT / ".github/workflows/ci.yml")["on"]
+    assert _load(ROOT / ".github/workflows/deploy.yml")["on"]["push"]["branches"] == ["main"]
+
+
+def test_every_workflow_matches_the_github_workflow_schema():
+    result = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_reports_nothing_of_medium_severity_or_higher():
+    result = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "medium", "--no-progress",
+                             str(ROOT / ".github" / "workflows")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout
+
+
+def _steps():
+    for path in WORKFLOWS:
+        for job_id, job in _load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                yield path.name, job_id, job, step
+
+
+def test_actions_are_pinned_by_commit_sha_with_a_version_comment():
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                ref = line.split("uses:", 1)[1].split("#")[0].strip()
+                assert PINNED.match(ref), f"{path.name}: {ref} is not pinned by a full commit SHA"
+                assert re.search(r"# v\d", line), f"{path.name}: {ref} lacks a '# vX' comment"
+
+
+def test_least_privilege_permissions():
+    for path in WORKFLOWS:
+        doc = _load(path)
+        assert doc["permissions"] == {}, f"{path.name}: top-level permissions must be {{}}"
+        for job_id, job in doc["jobs"].items():
+            perms = job["permissions"]
+            uses = [s.get("uses", "") for s in job.get("steps", [])]
+            oidc = any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
+            assert ("id-token" in perms) == oidc, f"{path.name}:{job_id}: id-token only where OIDC is used"
+            if "pull-requests" in perms:
+                assert any(u.startswith("actions/github-script@") for u in uses), f"{path.name}:{job_id}"
+            assert all(v in ("read", "none") for k, v in perms.items() if k not in ("id-token", "pull-requests"))
+
+
+def test_no_long_lived_keys_and_checkout_keeps_no_token():
+    for name, job_id, _job, step in _steps():
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] == "false", f"{name}:{job_id}"
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+            assert "role-to-assume" in step["with"] and "aws-access-key-id" not in step["with"]
+    text = "\n".join(p.read_text() for p in WORKFLOWS)
+    assert "AWS_SECRET_ACCESS_KEY" not in text and "pull_request_target" not in text
+
+
+def test_no_expression_is_expanded_inside_a_shell_script():
+    for name, job_id, _job, step in _steps():
+        assert "${{" not in step.get("run", ""), f"{name}:{job_id}: pass values through env:, not ${{{{ }}}}"
+        assert "${{" not in step.get("with", {}).get("script", ""), f"{name}:{job_id}"
+
+
+def test_pull_requests_preview_with_the_policy_pack_and_merges_apply_staging_then_prod():
+    ci = _load(ROOT / ".github/workflows/ci.yml")["jobs"]
+    runs = lambda job: " ".join(s.get("run", "") for s in job["steps"])  # noqa: E731
+    assert 'infra plan "$ENVIRONMENT"' in runs(ci["plan"]) and ci["plan"]["strategy"]["matrix"]["environment"] == [
+        "staging", "prod"]
+    assert 'infra preview "$ENVIRONMENT"' in runs(ci["preview"])
+    assert set(ci["comment"]["needs"]) == {"plan", "preview"}
+    deploy = _load(ROOT / ".github/workflows/deploy.yml")
+    jobs = deploy["jobs"]
+    assert "infra up staging --yes" in runs(jobs["staging"]) and jobs["staging"]["environment"] == "staging"
+    assert "infra up prod --yes" in runs(jobs["prod"]) and jobs["prod"]["needs"] == "staging"
+    assert jobs["prod"]["environment"] == "prod"  # required reviewers are configured on this environment
+    assert deploy["concurrency"]["cancel-in-progress"] == "false"
