@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.stack_cmd import EnvArg, YesOpt
+from cli.stack_cmd import EnvArg, OverrideBudgetOpt, YesOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -70,11 +70,13 @@ def deploy(
         int | None, typer.Option("--worker-replicas", min=0, help="Worker replicas (default: keep).")
     ] = None,
     yes: YesOpt = False,
+    override_budget: OverrideBudgetOpt = None,
 ) -> None:
     """Ship a release: set the image (and replicas) in the stack config, run up, record the release with the
-    git commit and image."""
+    git commit and image. Refused (exit 4) at 100%+ of the month's budget unless --override-budget."""
     from cli import stack_cmd
     from cli.output import console
+    from policies import spend
     from stacks import releases, workspace
     from stacks.config import check_environment, check_image
     from stacks.errors import InvalidInput
@@ -85,9 +87,10 @@ def deploy(
         check_image(image)
     except ValueError as exc:
         raise InvalidInput(f"--image: {exc}") from None
-    stack_cmd._validated(env)
+    cfg = stack_cmd._validated(env)
     stack_cmd.require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True)
+    spend.enforce(cfg, action=f"infra deploy {env}", override_reason=override_budget)
     current = stack.release_settings()
     new = workspace.ReleaseSettings(
         image=image,

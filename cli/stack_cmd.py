@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 EnvArg = Annotated[str, typer.Argument(help="Environment (stack): staging or prod.", show_default=False)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (CI, scripts).")]
+OverrideBudgetOpt = Annotated[str | None, typer.Option(
+    "--override-budget", metavar="REASON",
+    help="Proceed although this month's spend is at 100%+ of the budget; the reason is audited.")]
 
 
 # --- confirmation --------------------------------------------------------------------------------------
@@ -179,18 +182,21 @@ def preview(env: EnvArg) -> None:
     run_preview(stack, out, env, packs)
 
 
-def up(env: EnvArg, yes: YesOpt = False) -> None:
+def up(env: EnvArg, yes: YesOpt = False, override_budget: OverrideBudgetOpt = None) -> None:
     """Create or update the environment's resources to match its program and stack file.
 
     Without --yes: previews, then asks (prod: type its name). Runs the policy pack when it exists.
+    Refused (exit 4) while the month's spend is at 100% of the budget or more, unless --override-budget.
     """
     from cli.output import console
+    from policies import spend
     from stacks import releases, workspace
     from stacks.project import project_dir
 
     cfg = _validated(env)
     require_confirmable(env, yes)
-    stack = workspace.open_stack(env, cloud=True)
+    stack = workspace.open_stack(env, cloud=True)  # prerequisites first: a missing CLI is the first thing to fix
+    spend.enforce(cfg, action=f"infra up {env}", override_reason=override_budget)
     out = console()
     project = project_dir()
     packs = workspace.policy_packs(project)

@@ -167,3 +167,25 @@ def render_markdown(spend: SpendReport) -> str:
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), undefined=StrictUndefined,
                       keep_trailing_newline=True, autoescape=False)
     return env.get_template("cost_report.md.j2").render(r=spend)
+
+
+def enforce(cfg: EnvironmentConfig, *, action: str, override_reason: str | None) -> BreakerState:
+    """The circuit breaker in front of `infra up` and `infra deploy`: at 100% of the budget or more they
+    refuse (exit 4) unless overridden with a reason, and every override is written to the audit log."""
+    from stacks.errors import Blocked, InvalidInput
+
+    if override_reason is not None and not override_reason.strip():
+        raise InvalidInput("--override-budget needs a reason, e.g. --override-budget 'INC-42 hotfix, CEO approved'")
+    state, spent = current_state(cfg)
+    if state in (BreakerState.FREEZE, BreakerState.STOP):
+        summary = (f"{cfg.environment} has spent ${spent:,.2f} of its ${cfg.budget.monthly_usd:,.2f} budget this "
+                   f"month ({spent / cfg.budget.monthly_usd:.0%}): circuit breaker {state.upper()}")
+        if override_reason is None:
+            raise Blocked(f"{summary}; {action} refused",
+                          hint="see `infra cost report ENV`; to proceed anyway pass --override-budget 'REASON' "
+                               "(audited)")
+        from stacks.audit import append
+
+        append("budget-override", environment=cfg.environment, action=action, reason=override_reason.strip(),
+               circuit_breaker=str(state), spent_usd=spent, budget_usd=cfg.budget.monthly_usd)
+    return state

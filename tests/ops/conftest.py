@@ -133,6 +133,10 @@ def fake(monkeypatch) -> FakeStack:
         return stack
 
     monkeypatch.setattr(workspace, "open_stack", open_stack)
+    # Spend is within budget unless a test says otherwise (the breaker is tested against moto).
+    from policies import spend
+
+    monkeypatch.setattr(spend, "current_state", lambda cfg, today=None: (spend.BreakerState.OK, 0.0))
     monkeypatch.setattr(workspace, "git_commit", lambda project: "abc123def4567890abc123def4567890abc12345")
     monkeypatch.setattr(workspace, "policy_packs", lambda project: [str(project / "policies")])
     return stack
