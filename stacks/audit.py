@@ -31,12 +31,13 @@ def actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def append(event: str, **fields: Any) -> dict[str, Any]:
-    from runbooks.redact import redact_data
+def append(event: str, *, path: Path | None = None, time: datetime | None = None, **fields: Any) -> dict[str, Any]:
+    """Append one event (runbook runs, budget overrides) to the audit log; secrets are masked first."""
+    from stacks.redact import redact_data
 
-    entry = redact_data({"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, "actor": actor(),
-                         **fields})
-    path = audit_log()
+    entry = redact_data({"time": (time or datetime.now(UTC)).isoformat(timespec="milliseconds"), "event": event,
+                         "actor": actor(), **fields})
+    path = path or audit_log()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry, sort_keys=True) + "\n")

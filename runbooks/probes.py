@@ -1,0 +1,191 @@
+"""Health probes the runbooks run themselves: an engine saying "running" proves nothing about
+whether the service answers (the memo's container was "running" through 181 failed checks).
+
+A probe is a URL: ``tcp://HOST:PORT``, ``http(s)://HOST[:PORT]/PATH``, ``grpc://HOST:PORT[/SERVICE]``.
+Healthy means ``CONSECUTIVE_SUCCESSES`` successes in a row.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from runbooks.waiting import Backoff, Deadline
+from stacks.errors import InvalidInput
+
+CONSECUTIVE_SUCCESSES = 3
+SINGLE_CHECK_TIMEOUT = 1.0  # one attempt never blocks the polling loop for long
+POLL = Backoff(first=0.05, factor=1.5, cap=0.1)  # the cap bounds how late an opened port is noticed
+BETWEEN_SUCCESSES = 0.05
+PROBE_FORMS = "tcp://HOST:PORT, http://HOST[:PORT]/PATH, https://..., grpc://HOST:PORT[/SERVICE]"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str
+    at: float  # time.monotonic() when the attempt finished
+
+
+class Probe(ABC):
+    url: str
+
+    @abstractmethod
+    def _attempt(self, timeout: float) -> tuple[bool, str]: ...
+
+    def check(self, timeout: float = SINGLE_CHECK_TIMEOUT) -> ProbeResult:
+        ok, detail = self._attempt(max(0.05, timeout))
+        return ProbeResult(ok, detail, time.monotonic())
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class TcpProbe(Probe):
+    url: str
+    host: str
+    port: int
+
+    def _attempt(self, timeout: float) -> tuple[bool, str]:
+        # Messages follow Go's net.Dial wording, which is what the memo's health check printed.
+        where = f"dial tcp {self.host}:{self.port}"
+        try:
+            socket.create_connection((self.host, self.port), timeout=timeout).close()
+        except ConnectionRefusedError:
+            return False, f"{where}: connect: connection refused"
+        except TimeoutError:
+            return False, f"{where}: i/o timeout"
+        except OSError as exc:
+            return False, f"{where}: {(exc.strerror or str(exc)).lower()}"
+        return True, f"{where}: connected"
+
+
+@dataclass(frozen=True)
+class HttpProbe(Probe):
+    url: str
+
+    def _attempt(self, timeout: float) -> tuple[bool, str]:
+        try:
+            with urllib.request.urlopen(self.url, timeout=timeout) as response:  # noqa: S310
+                return 200 <= response.status < 400, f"GET {self.url}: {response.status}"
+        except urllib.error.HTTPError as exc:
+            return False, f"GET {self.url}: {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return False, f"GET {self.url}: {getattr(reason, 'strerror', None) or reason}"
+
+
+@dataclass(frozen=True)
+class GrpcProbe(Probe):
+    url: str
+    host: str
+    port: int
+    service: str  # "" asks about the server as a whole
+
+    def _attempt(self, timeout: float) -> tuple[bool, str]:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        where = f"grpc health {self.host}:{self.port}" + (f"/{self.service}" if self.service else "")
+        with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=self.service), timeout=timeout
+                )
+            except grpc.RpcError as exc:
+                return False, f"{where}: {exc.code().name}"
+        status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return reply.status == health_pb2.HealthCheckResponse.SERVING, f"{where}: {status}"
+
+
+def parse_probe(url: str) -> Probe:
+    """Turn a probe URL into a probe, or refuse it with one line saying how to write it."""
+    if "://" not in url:
+        raise InvalidInput(f"probe {url!r} is not a URL", hint=f"write it as {PROBE_FORMS}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("tcp", "http", "https", "grpc"):
+        raise InvalidInput(f"probe {url!r} has an unknown scheme {scheme!r}", hint=f"use {PROBE_FORMS}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidInput(f"probe {url!r} has an invalid port", hint="use a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise InvalidInput(f"probe {url!r} has no host", hint=f"write it as {PROBE_FORMS}")
+    if scheme == "tcp":
+        if port is None:
+            raise InvalidInput(f"probe {url!r} has no port", hint="write it as tcp://HOST:PORT")
+        return TcpProbe(url, parts.hostname, port)
+    if scheme == "grpc":
+        if port is None:
+            raise InvalidInput(f"probe {url!r} has no port", hint="write it as grpc://HOST:PORT[/SERVICE]")
+        return GrpcProbe(url, parts.hostname, port, parts.path.strip("/"))
+    return HttpProbe(url)
+
+
+def sample(probe: Probe, count: int, *, spacing: float = 0.1) -> list[ProbeResult]:
+    """``count`` probes ``spacing`` seconds apart: what the service looks like right now."""
+    results = []
+    for i in range(count):
+        if i:
+            time.sleep(spacing)
+        results.append(probe.check())
+    return results
+
+
+def trailing_failures(results: list[ProbeResult]) -> int:
+    count = 0
+    for result in reversed(results):
+        if result.ok:
+            break
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class HealthWait:
+    healthy: bool
+    attempts: int
+    first_success: float | None  # monotonic time of the first success of the passing streak
+    last: ProbeResult | None
+
+
+def wait_until_healthy(
+    probe: Probe, deadline: Deadline, *, consecutive: int = CONSECUTIVE_SUCCESSES, poll: Backoff = POLL
+) -> HealthWait:
+    """Probe until ``consecutive`` successes in a row, or until the deadline passes."""
+    attempts, streak, first_success, last = 0, 0, None, None
+    intervals = poll.intervals()
+    while True:
+        last = probe.check(min(SINGLE_CHECK_TIMEOUT, max(0.05, deadline.remaining())))
+        attempts += 1
+        if last.ok:
+            streak += 1
+            first_success = first_success if streak > 1 else last.at
+            if streak >= consecutive:
+                return HealthWait(True, attempts, first_success, last)
+            pause = BETWEEN_SUCCESSES
+        else:
+            streak, first_success = 0, None
+            pause = next(intervals)
+        if deadline.expired():
+            return HealthWait(False, attempts, None, last)
+        deadline.sleep(pause)
+
+
+def stays_healthy(probe: Probe, seconds: float, *, spacing: float = 0.5) -> ProbeResult | None:
+    """Probe for ``seconds``; return the first failure, or None if every probe passed."""
+    window = Deadline(seconds)
+    while True:
+        result = probe.check(min(SINGLE_CHECK_TIMEOUT, max(0.05, window.remaining())))
+        if not result.ok:
+            return result
+        if window.expired():
+            return None
+        window.sleep(spacing)

@@ -1,0 +1,60 @@
+"""Fixtures for the runbook tests. Container tests use a real podman engine (podman_engine.py);
+without podman they skip with the reason, and with ``CI`` set a missing engine fails them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from podman_engine import PodmanEngine
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"container engine required in CI: {reason}")
+    pytest.skip(f"no container engine: {reason} (apt-get install podman runc busybox-static)")
+
+
+@pytest.fixture(scope="session")
+def podman_engine(tmp_path_factory):
+    if shutil.which("podman") is None:
+        _unavailable("podman is not installed")
+    if shutil.which("busybox") is None:
+        _unavailable("busybox-static is not installed")
+    engine = PodmanEngine(tmp_path_factory.mktemp("podman"))
+    try:
+        engine.start()
+    except Exception as exc:  # podman present but cannot run containers here (e.g. no privileges)
+        engine.stop()
+        _unavailable(f"podman cannot serve containers here: {str(exc)[:300]}")
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """Incident log, audit log and locks of the runs under test."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("INFRA_STATE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def engine(podman_engine, monkeypatch, state_dir) -> PodmanEngine:
+    monkeypatch.setenv("DOCKER_HOST", podman_engine.docker_host)
+    return podman_engine
+
+
+@pytest.fixture
+def infra():
+    """Run the real CLI in-process; returns typer's Result (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(app, list(args), input=input)
+
+    return invoke

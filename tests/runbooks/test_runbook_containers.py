@@ -1,0 +1,214 @@
+"""The real CLI against real containers (podman serving the Docker API): the SRE memo's incident."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from podman_engine import DELAY, port_open
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def temporal_restart(c, *extra: str) -> list[str]:
+    return ["runbook", "run", "temporal-restart", "--env", "staging", "--target", c.target,
+            "--health", c.probe, *extra]
+
+
+def audit_lines(state_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (state_dir / "audit.jsonl").read_text().splitlines()]
+
+
+def test_stuck_temporal_is_restarted_verified_and_logged(engine, infra, state_dir):
+    c = engine.run("incident")
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "10", "--grace", "0.5", "--yes"))
+
+    assert result.exit_code == 0, result.output
+    assert port_open(c.port)
+    assert c.started_at != before
+    assert "connection refused" in result.stdout and "decision: restart" in result.stdout
+    assert "resolved: healthy again after the restart" in result.stdout
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    for heading in ("### Timeline (UTC)", "### Observations", "### Actions", "### Follow-ups"):
+        assert heading in log
+    assert f"restarted container {c.name}" in log
+    assert "waiting for the database schema" in log  # the last log lines were observed
+    assert "healthcheck.start_period" in log  # recovered, but the cause still needs fixing
+    [audit] = audit_lines(state_dir)
+    assert audit["exit_code"] == 0 and audit["target"] == c.target and audit["actions"]
+
+
+def test_healthy_temporal_is_reported_and_untouched(engine, infra, state_dir):
+    c = engine.run("healthy")
+    time.sleep(0.3)
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "5", "--yes"))
+
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" in result.stdout and "nothing changed" in result.stdout
+    assert c.started_at == before
+    assert "none: nothing was changed" in (state_dir / "INCIDENT_LOG.md").read_text()
+    assert audit_lines(state_dir)[0]["actions"] == []
+
+
+def test_temporal_that_never_comes_back_fails_within_timeout_with_next_action(engine, infra, state_dir):
+    c = engine.run("dead")
+    started = time.monotonic()
+
+    result = infra(*temporal_restart(c, "--timeout", "3", "--grace", "0", "--yes"))
+
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert elapsed < 3 + 2.5  # the timeout, plus observing before the restart
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "still unhealthy after 3 s" in result.stderr and "healthcheck.start_period" in result.stderr
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "**Outcome:** failed:" in log
+    assert f"restarted container {c.name}" in log
+    assert "- [ ] next action: raise healthcheck.start_period" in log
+    assert "connection refused" in log
+    # the container logged credentials: observed, but never written or shown
+    everything = log + (state_dir / "audit.jsonl").read_text() + result.output
+    assert "TEMPORAL_AUTH_TOKEN=***" in log and "postgres://temporal:***@db" in log
+    assert "hunter2" not in everything and "abc123secret" not in everything
+    assert audit_lines(state_dir)[0]["exit_code"] == 1
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(engine, infra, state_dir):
+    c = engine.run("incident")
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "5", "--dry-run"))
+
+    assert result.exit_code == 0, result.output
+    assert "decision: restart" in result.stdout
+    assert "[3/5] restart" in result.stdout and "would run; dry run" in result.stdout
+    assert c.started_at == before and not port_open(c.port)
+    assert not (state_dir / "INCIDENT_LOG.md").exists()
+
+
+def test_without_terminal_or_yes_the_restart_is_refused(engine, infra, state_dir):
+    c = engine.run("incident")
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "5"))
+
+    assert result.exit_code == 2
+    assert "needs confirmation" in result.stderr and "--yes" in result.stderr
+    assert c.started_at == before
+
+
+def test_declined_confirmation_changes_nothing(engine, infra, state_dir, monkeypatch):
+    monkeypatch.setattr("cli.runbook_cmd._interactive", lambda: True)
+    c = engine.run("incident")
+    before = c.started_at
+
+    staging = infra(*temporal_restart(c, "--timeout", "5"), input="n\n")
+    prod = infra(*[("prod" if a == "staging" else a) for a in temporal_restart(c, "--timeout", "5")],
+                 input="staging\n")
+
+    assert staging.exit_code == 1 and "aborted by the operator" in staging.stderr
+    assert prod.exit_code == 1 and "Type the environment name" in prod.stdout
+    assert c.started_at == before
+
+
+def test_prod_restart_after_retyping_the_environment(engine, infra, state_dir, monkeypatch):
+    monkeypatch.setattr("cli.runbook_cmd._interactive", lambda: True)
+    c = engine.run("incident")
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target", c.target,
+                   "--health", c.probe, "--timeout", "10", "--grace", "0", input="prod\n")
+
+    assert result.exit_code == 0, result.output
+    assert port_open(c.port)
+    assert "confirmed by the operator" in (state_dir / "INCIDENT_LOG.md").read_text()
+
+
+def test_unknown_container_is_invalid_input_and_nothing_is_written(engine, infra, state_dir):
+    result = infra("restart-container", f"{engine.prefix}-missing", "--health", "tcp://127.0.0.1:1", "--yes")
+
+    assert result.exit_code == 2
+    assert f"container '{engine.prefix}-missing' not found" in result.stderr
+    assert not state_dir.exists()
+
+
+def test_restart_container_returns_once_the_probe_passes(engine, infra, state_dir):
+    c = engine.run("delayed")
+    time.sleep(DELAY + 0.3)  # let it come up, so the restart is what closes and reopens the port
+    before = c.started_at
+    started = time.monotonic()
+
+    result = infra("restart-container", c.name, "--health", c.probe, "--timeout", "10", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert port_open(c.port)  # healthy the moment the command returns
+    assert c.started_at != before
+    assert DELAY <= time.monotonic() - started < DELAY + 3
+
+
+def test_restart_container_gives_up_at_the_timeout(engine, infra, state_dir):
+    c = engine.run("dead")
+    started = time.monotonic()
+
+    result = infra("restart-container", c.name, "--health", c.probe, "--timeout", "2", "--yes")
+
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 2 + 1.5
+    assert "still unhealthy after 2 s" in result.stderr
+
+
+def _infra_subprocess(engine, state_dir: Path, args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "DOCKER_HOST": engine.docker_host, "INFRA_STATE_DIR": str(state_dir),
+           "PYTHONUNBUFFERED": "1"}
+    infra = Path(sys.executable).with_name("infra")  # the installed console script, as on-call runs it
+    return subprocess.Popen([str(infra), *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_lock(state_dir: Path, proc: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 15
+    while not (sidecars := list(state_dir.glob("locks/*.json"))):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the first run never took the lock"
+        time.sleep(0.05)
+    return json.loads(sidecars[0].read_text())
+
+
+def test_second_concurrent_run_on_the_same_target_is_refused(engine, infra, state_dir):
+    c = engine.run("dead")
+    first = _infra_subprocess(engine, state_dir, temporal_restart(c, "--timeout", "4", "--grace", "0", "--yes"))
+    holder = _wait_for_lock(state_dir, first)
+
+    second = infra(*temporal_restart(c, "--timeout", "4", "--yes"))
+
+    assert second.exit_code == 4
+    assert f"{c.target} is locked by {holder['holder']} (pid {first.pid}, temporal-restart) since" in second.stderr
+    assert first.wait(timeout=20) == 1  # the first run went on to its own end
+    assert [a["exit_code"] for a in audit_lines(state_dir)] == [1]  # the refused run touched nothing
+
+
+def test_ctrl_c_records_where_the_run_stopped(engine, state_dir):
+    c = engine.run("dead")
+    run = _infra_subprocess(engine, state_dir, temporal_restart(c, "--timeout", "20", "--grace", "0", "--yes"))
+    for line in run.stdout:
+        if line.startswith("[4/5] verify"):
+            break
+    time.sleep(0.3)
+
+    run.send_signal(signal.SIGINT)
+
+    _, stderr = run.communicate(timeout=10)
+    assert run.returncode == 1
+    assert "interrupted (Ctrl-C) during step 'verify'" in stderr
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "**Stopped at:** step `verify`" in log
+    assert audit_lines(state_dir)[0]["stopped_at"] == "verify"
+    assert not list((state_dir / "locks").glob("*.json"))  # the lock was released

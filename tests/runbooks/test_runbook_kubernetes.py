@@ -1,0 +1,155 @@
+"""The Kubernetes target through the real kubernetes client, its HTTP layer fed recorded API
+responses (tests/runbooks/k8s_recorded/), asserting what is sent and how the rollout is awaited."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+import urllib3
+
+from runbooks.targets.kubernetes import RESTARTED_AT, KubernetesTarget
+from runbooks.waiting import Backoff, Deadline
+from stacks.errors import InvalidInput, MissingPrerequisite
+
+RECORDED = Path(__file__).parent / "k8s_recorded"
+DEPLOYMENT = "/apis/apps/v1/namespaces/temporal/deployments/temporal-frontend"
+PODS = "/api/v1/namespaces/temporal/pods"
+LOG = "/api/v1/namespaces/temporal/pods/temporal-frontend-7c9d8b6f5d-9wq4m/log"
+FAST = Backoff(first=0.01, factor=1, cap=0.01)
+
+
+class RecordedApiServer:
+    """Stands in for the API server under urllib3: answers each (method, path) with its recorded
+    responses in order (the last one repeats) and keeps every request it was sent."""
+
+    def __init__(self, routes: dict[tuple[str, str], list[tuple[int, str]]]) -> None:
+        self.routes = routes
+        self.requests: list[dict] = []
+
+    def request(self, method, url, body=None, headers=None, **_):
+        path, _, query = url.removeprefix("https://eks.test").partition("?")
+        self.requests.append({"method": method, "path": path, "query": query,
+                              "body": json.loads(body) if body else None, "headers": headers or {}})
+        answers = self.routes[(method, path)]
+        status, name = answers.pop(0) if len(answers) > 1 else answers[0]
+        data = (RECORDED / name).read_bytes()
+        kind = "text/plain" if name.endswith(".txt") else "application/json"
+        return urllib3.HTTPResponse(body=io.BytesIO(data), status=status, headers={"Content-Type": kind},
+                                    preload_content=False)
+
+    def sent(self, method: str) -> list[dict]:
+        return [r for r in self.requests if r["method"] == method]
+
+
+def api_client(server: RecordedApiServer):
+    from kubernetes import client
+
+    configuration = client.Configuration()
+    configuration.host = "https://eks.test"
+    api = client.ApiClient(configuration)
+    api.rest_client.pool_manager.request = server.request  # the HTTP layer, nothing above it
+    return api
+
+
+def incident_routes(*deployment_after_patch: str) -> dict:
+    return {
+        ("GET", DEPLOYMENT): [(200, "deployment_unavailable.json"),
+                              *[(200, name) for name in deployment_after_patch]],
+        ("PATCH", DEPLOYMENT): [(200, "deployment_patched.json")],
+        ("GET", PODS): [(200, "pods.json")],
+        ("GET", LOG): [(200, "pod_log.txt")],
+    }
+
+
+def test_observe_reads_rollout_restarts_and_newest_pod_logs():
+    server = RecordedApiServer(incident_routes())
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server))
+
+    state = target.observe()
+
+    assert (state.status, state.running, state.in_progress) == ("unavailable", False, False)
+    assert state.restart_count == 5
+    assert state.engine_health == "0/2 replicas available"
+    assert state.log_tail[-1].endswith('"error":"dial tcp 127.0.0.1:7233: connect: connection refused"}')
+    [pods] = [r for r in server.requests if r["path"] == PODS]
+    assert parse_qs(pods["query"])["labelSelector"] == [
+        "app.kubernetes.io/name=temporal,app.kubernetes.io/component=frontend"]
+    [log] = [r for r in server.requests if r["path"] == LOG]
+    assert parse_qs(log["query"])["tailLines"] == ["5"]
+
+
+def test_rollout_restart_patches_the_pod_template_like_kubectl_and_waits_for_the_rollout():
+    server = RecordedApiServer(incident_routes("deployment_progressing.json", "deployment_progressing.json",
+                                               "deployment_complete.json"))
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server),
+                              poll=FAST)
+    target.ensure_exists()
+
+    action = target.restart(Deadline(5))
+    done, detail = target.wait_ready(Deadline(5))
+
+    [patch] = server.sent("PATCH")
+    assert patch["headers"]["Content-Type"] == "application/strategic-merge-patch+json"
+    stamp = patch["body"]["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
+    assert patch["body"] == {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+    assert datetime.fromisoformat(stamp).tzinfo is not None
+    assert "generation 8" in action and stamp in action
+    assert (done, detail) == (True, "rollout complete: 2/2 replicas available")
+    assert len(server.sent("GET")) == 1 + 3  # ensure_exists, then polls until complete
+
+
+def test_rollout_that_never_completes_is_given_up_at_the_deadline():
+    server = RecordedApiServer(incident_routes("deployment_progressing.json"))
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server),
+                              poll=Backoff(first=0.05, factor=2, cap=0.1))
+    target.restart(Deadline(5))
+
+    deadline = Deadline(0.4)
+    done, detail = target.wait_ready(deadline)
+
+    assert not done and detail == "1/2 replicas updated"
+    assert deadline.elapsed() < 0.6
+
+
+def test_statefulset_restart_patches_the_statefulset():
+    path = "/apis/apps/v1/namespaces/temporal/statefulsets/temporal-history"
+    server = RecordedApiServer({("PATCH", path): [(200, "deployment_patched.json")]})
+    target = KubernetesTarget("temporal", "statefulset", "temporal-history", api_client=api_client(server))
+
+    target.restart(Deadline(5))
+
+    assert RESTARTED_AT in server.sent("PATCH")[0]["body"]["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    ("status", "recorded", "error", "message"),
+    [
+        (404, "not_found.json", InvalidInput, "deployment temporal/temporal-frontend not found"),
+        (403, "forbidden.json", MissingPrerequisite, "not allowed to read deployment temporal/temporal-frontend"),
+    ],
+)
+def test_api_refusals_become_one_line_errors(status, recorded, error, message):
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(status, recorded)]})
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server))
+    with pytest.raises(error, match=message):
+        target.ensure_exists()
+
+
+def test_restart_container_on_kubernetes_through_the_cli(infra, state_dir, monkeypatch):
+    server = RecordedApiServer(incident_routes("deployment_progressing.json", "deployment_complete.json"))
+    monkeypatch.setattr("runbooks.targets.kubernetes._default_api_client", lambda: api_client(server))
+
+    result = infra("restart-container", "temporal/deployment/temporal-frontend", "--runtime", "kubernetes",
+                   "--timeout", "10", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "rollout complete: 2/2 replicas available" in result.stdout
+    assert len(server.sent("PATCH")) == 1
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "rollout restart of deployment/temporal-frontend in namespace temporal" in log
+    assert "postgres://temporal:***@rds" in log and "hunter2" not in log + result.output

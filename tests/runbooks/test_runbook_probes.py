@@ -1,0 +1,121 @@
+"""Probes against real local servers: TCP, HTTP, gRPC health."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from concurrent import futures
+
+import pytest
+from podman_engine import free_port
+
+from runbooks.probes import GrpcProbe, HttpProbe, TcpProbe, parse_probe, wait_until_healthy
+from runbooks.waiting import Deadline
+from stacks.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("url", "probe"),
+    [
+        ("tcp://127.0.0.1:7233", TcpProbe("tcp://127.0.0.1:7233", "127.0.0.1", 7233)),
+        ("http://localhost:8080/health", HttpProbe("http://localhost:8080/health")),
+        ("https://api.example.com/healthz", HttpProbe("https://api.example.com/healthz")),
+        ("grpc://temporal:7233", GrpcProbe("grpc://temporal:7233", "temporal", 7233, "")),
+        ("grpc://temporal:7233/temporal.api.workflowservice.v1.WorkflowService",
+         GrpcProbe("grpc://temporal:7233/temporal.api.workflowservice.v1.WorkflowService", "temporal", 7233,
+                   "temporal.api.workflowservice.v1.WorkflowService")),
+    ],
+)
+def test_parse_probe(url, probe):
+    assert parse_probe(url) == probe
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("tcp://host", "probe 'tcp://host' has no port (write it as tcp://HOST:PORT)"),
+        ("grpc://host", "has no port"),
+        ("udp://host:53", "unknown scheme 'udp'"),
+        ("127.0.0.1:7233", "is not a URL"),
+        ("tcp://host:99999", "invalid port"),
+        ("tcp://:7233", "has no host"),
+    ],
+)
+def test_malformed_probe_is_invalid_input(url, message):
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_probe(url)
+
+
+def test_tcp_probe_reports_like_the_memo_and_notices_the_port_opening_within_250ms():
+    port = free_port()
+    probe = parse_probe(f"tcp://127.0.0.1:{port}")
+    assert probe.check().detail == f"dial tcp 127.0.0.1:{port}: connect: connection refused"
+    opened: list[float] = []
+
+    def open_later():
+        time.sleep(0.7)
+        server = socket.create_server(("127.0.0.1", port))
+        opened.append(time.monotonic())
+        time.sleep(2)
+        server.close()
+
+    threading.Thread(target=open_later, daemon=True).start()
+    waited = wait_until_healthy(probe, Deadline(5))
+
+    assert waited.healthy
+    assert waited.first_success - opened[0] < 0.25
+
+
+def test_tcp_probe_gives_up_at_the_deadline():
+    probe = parse_probe(f"tcp://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    waited = wait_until_healthy(probe, Deadline(0.6))
+    assert not waited.healthy and "connection refused" in waited.last.detail
+    assert 0.6 <= time.monotonic() - started < 1.0
+
+
+@pytest.fixture
+def http_server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/health" else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_probe(http_server):
+    assert parse_probe(f"{http_server}/health").check().ok
+    failing = parse_probe(f"{http_server}/ready").check()
+    assert not failing.ok and failing.detail.endswith(": 503")
+
+
+def test_grpc_health_probe():
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        servicer.set("temporal", health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert parse_probe(f"grpc://127.0.0.1:{port}").check().ok
+        down = parse_probe(f"grpc://127.0.0.1:{port}/temporal").check()
+        assert not down.ok and down.detail.endswith("NOT_SERVING")
+        unknown = parse_probe(f"grpc://127.0.0.1:{port}/nope").check()
+        assert not unknown.ok and unknown.detail.endswith("NOT_FOUND")
+    finally:
+        server.stop(0)
+    gone = parse_probe(f"grpc://127.0.0.1:{port}").check(timeout=0.5)
+    assert not gone.ok and "UNAVAILABLE" in gone.detail
