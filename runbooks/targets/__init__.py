@@ -1,15 +1,18 @@
-"""Targets: ``docker://CONTAINER`` (Docker Engine API, also podman's) and
-``k8s://NAMESPACE/deployment|statefulset/NAME`` (Kubernetes API). Engine clients load lazily."""
+"""Targets by reference. Containers: ``docker://CONTAINER`` (Docker Engine API, also podman's) and
+``k8s://NAMESPACE/deployment|statefulset/NAME`` (Kubernetes API). Other runbooks register their own
+engines in ``ENGINES`` (e.g. ``rds://IDENTIFIER``). Clients load lazily, when a target is connected."""
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from runbooks.targets.base import Target, TargetState
+from runbooks.targets.base import ContainerTarget, Target, TargetState
 from stacks.errors import InvalidInput
 
-__all__ = ["TargetRef", "Target", "TargetState", "parse_target", "connect"]
+__all__ = ["TargetRef", "Target", "ContainerTarget", "TargetState", "parse_target", "connect", "ENGINES"]
 
 TARGET_FORMS = "docker://CONTAINER or k8s://NAMESPACE/deployment|statefulset/NAME"
 _CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -25,9 +28,9 @@ class TargetRef:
     kind: str | None = None
 
     def __str__(self) -> str:
-        if self.engine == "docker":
-            return f"docker://{self.name}"
-        return f"k8s://{self.namespace}/{self.kind}/{self.name}"
+        if self.engine == "k8s":
+            return f"k8s://{self.namespace}/{self.kind}/{self.name}"
+        return f"{self.engine}://{self.name}"
 
 
 def parse_target(ref: str) -> TargetRef:
@@ -44,15 +47,28 @@ def parse_target(ref: str) -> TargetRef:
     return TargetRef("k8s", parts[2], namespace=parts[0], kind=parts[1].lower())
 
 
+def _docker(ref: TargetRef) -> Target:
+    from runbooks.targets.docker import DockerTarget
+
+    return DockerTarget(ref.name)
+
+
+def _kubernetes(ref: TargetRef) -> Target:
+    from runbooks.targets.kubernetes import KubernetesTarget
+
+    return KubernetesTarget(ref.namespace or "", ref.kind or "", ref.name)
+
+
+# engine -> factory, or "module:function" imported only when such a target is connected
+ENGINES: dict[str, Callable[[TargetRef], Target] | str] = {"docker": _docker, "k8s": _kubernetes}
+
+
 def connect(ref: TargetRef) -> Target:
     """Open the engine's client for ``ref`` and check the target exists, changing nothing."""
-    if ref.engine == "docker":
-        from runbooks.targets.docker import DockerTarget
-
-        target: Target = DockerTarget(ref.name)
-    else:
-        from runbooks.targets.kubernetes import KubernetesTarget
-
-        target = KubernetesTarget(ref.namespace or "", ref.kind or "", ref.name)
+    factory = ENGINES[ref.engine]
+    if isinstance(factory, str):
+        module, _, function = factory.partition(":")
+        factory = getattr(importlib.import_module(module), function)
+    target = factory(ref)
     target.ensure_exists()
     return target

@@ -1,4 +1,5 @@
-"""What a runbook needs from a container engine, whichever engine it is."""
+"""What runbooks act on. ``Target`` is anything with a name that may not exist; ``ContainerTarget`` is
+what the restart runbooks need from a container engine, whichever engine it is."""
 
 from __future__ import annotations
 
@@ -20,12 +21,19 @@ class TargetState:
 
 
 class Target(ABC):
-    ref: str  # docker://NAME or k8s://NAMESPACE/KIND/NAME
+    ref: str  # docker://NAME, k8s://NAMESPACE/KIND/NAME, rds://IDENTIFIER ...
 
     @abstractmethod
     def ensure_exists(self) -> None:
         """Raise InvalidInput naming the target if it does not exist (called before anything else)."""
 
+    @property
+    @abstractmethod
+    def next_action(self) -> str:
+        """What an engineer should do when the runbook does not bring it back."""
+
+
+class ContainerTarget(Target):
     @abstractmethod
     def observe(self, log_lines: int = 5) -> TargetState: ...
 
@@ -36,8 +44,3 @@ class Target(ABC):
     @abstractmethod
     def wait_ready(self, deadline: Deadline) -> tuple[bool, str]:
         """Wait until the engine reports the restart finished; (done, what was seen)."""
-
-    @property
-    @abstractmethod
-    def next_action(self) -> str:
-        """What an engineer should change when a restart does not bring it back."""

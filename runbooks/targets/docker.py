@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from runbooks.targets.base import Target, TargetState
+from runbooks.targets.base import ContainerTarget, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 
@@ -19,7 +19,7 @@ def _engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "the default Docker socket"
 
 
-class DockerTarget(Target):
+class DockerTarget(ContainerTarget):
     def __init__(self, name: str, client=None) -> None:
         self.name = name
         self.ref = f"docker://{name}"

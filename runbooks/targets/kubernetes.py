@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from runbooks.targets.base import Target, TargetState
+from runbooks.targets.base import ContainerTarget, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 
@@ -82,7 +82,7 @@ def _default_api_client():
     return client.ApiClient()
 
 
-class KubernetesTarget(Target):
+class KubernetesTarget(ContainerTarget):
     def __init__(self, namespace: str, kind: str, name: str, api_client=None,
                  poll: Backoff = ROLLOUT_POLL) -> None:
         from kubernetes import client
