@@ -8,8 +8,10 @@ from runbooks import temporal_restart
 from runbooks.engine import Runbook
 from stacks.errors import InvalidInput
 
-RUNBOOKS: dict[str, Runbook] = {temporal_restart.RUNBOOK.name: temporal_restart.RUNBOOK}
-RESOLVERS = {temporal_restart.RUNBOOK.name: temporal_restart.resolve}
+# Each module has RUNBOOK and resolve(env, *, target, health, timeout, grace) -> RunInputs.
+_MODULES = (temporal_restart,)
+RUNBOOKS: dict[str, Runbook] = {m.RUNBOOK.name: m.RUNBOOK for m in _MODULES}
+RESOLVERS = {m.RUNBOOK.name: m.resolve for m in _MODULES}
 
 
 def get(name: str) -> Runbook:
