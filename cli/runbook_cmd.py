@@ -86,12 +86,11 @@ def list_runbooks() -> None:
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")]) -> None:
     """Show a runbook's steps: what each does, whether it changes things, and what it needs."""
-    from runbooks.docs import USAGE
     from runbooks.registry import get
 
     with _redacted_errors():
         rb = get(name)
-    _say(f"{rb.name}: {rb.title}\n\n{rb.summary}\n\nusage: {USAGE.format(name=rb.name)}\n\nsteps:")
+    _say(f"{rb.name}: {rb.title}\n\n{rb.summary}\n\nusage: {rb.usage}\n\nsteps:")
     for index, step in enumerate(rb.steps, 1):
         marker = " [changes things]" if step.mutating else ""
         _say(f"  {index}. {step.name}{marker}: {step.does}\n       needs: {step.needs}")

@@ -61,6 +61,13 @@ class Runbook:
     steps: tuple[Step, ...]
     when_it_fails: str  # what the record tells the engineer to do next, for the docs
     follow_up_after_recovery: bool = False  # recovered by restart: still fix the cause
+    target_forms: str = "docker://NAME | k8s://NAMESPACE/deployment/NAME"  # what --target accepts
+    options: str = "[--health PROBE] [--timeout S] [--grace S]"  # the run options that apply
+
+    @property
+    def usage(self) -> str:
+        return (f"infra runbook run {self.name} --env ENV [--target {self.target_forms}] {self.options} "
+                "[--dry-run] [--yes]")
 
 
 @dataclass(frozen=True)

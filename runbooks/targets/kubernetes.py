@@ -66,7 +66,7 @@ def _rollout(workload) -> Rollout:
     )
 
 
-def _default_api_client():
+def default_api_client():
     from kubernetes import client, config
 
     try:
@@ -82,6 +82,27 @@ def _default_api_client():
     return client.ApiClient()
 
 
+def api_call(subject: str, what: str, fn, *args, not_found_hint: str, **kwargs):
+    """One Kubernetes API call, bounded in time, its failures turned into the toolkit's errors."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return fn(*args, _request_timeout=API_TIMEOUT, **kwargs)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise InvalidInput(f"{subject} not found", hint=not_found_hint) from None
+        if exc.status in (401, 403):
+            raise MissingPrerequisite(
+                f"not allowed to {what} {subject} ({exc.status})",
+                hint="use credentials with get/patch on the workload and get on pods and logs",
+            ) from None
+        raise OperationFailed(f"Kubernetes API error during {what}: {exc.status} {exc.reason}") from None
+    except HTTPError as exc:
+        raise MissingPrerequisite(f"cannot reach the Kubernetes API: {exc}",
+                                  hint="check KUBECONFIG and network access") from None
+
+
 class KubernetesTarget(ContainerTarget):
     def __init__(self, namespace: str, kind: str, name: str, api_client=None,
                  poll: Backoff = ROLLOUT_POLL) -> None:
@@ -89,33 +110,16 @@ class KubernetesTarget(ContainerTarget):
 
         self.namespace, self.kind, self.name = namespace, kind, name
         self.ref = f"k8s://{namespace}/{kind}/{name}"
-        api_client = api_client or _default_api_client()
+        api_client = api_client or default_api_client()
         self._apps = client.AppsV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._poll = poll
         self._restart_generation = 0
 
     def _call(self, what: str, fn, *args, **kwargs):
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            return fn(*args, _request_timeout=API_TIMEOUT, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404:
-                raise InvalidInput(
-                    f"{self.kind} {self.namespace}/{self.name} not found",
-                    hint=f"check `kubectl -n {self.namespace} get {self.kind}` or pass --target",
-                ) from None
-            if exc.status in (401, 403):
-                raise MissingPrerequisite(
-                    f"not allowed to {what} {self.kind} {self.namespace}/{self.name} ({exc.status})",
-                    hint="use credentials with get/patch on the workload and get on pods and logs",
-                ) from None
-            raise OperationFailed(f"Kubernetes API error during {what}: {exc.status} {exc.reason}") from None
-        except HTTPError as exc:
-            raise MissingPrerequisite(f"cannot reach the Kubernetes API: {exc}",
-                                      hint="check KUBECONFIG and network access") from None
+        return api_call(f"{self.kind} {self.namespace}/{self.name}", what, fn, *args,
+                        not_found_hint=f"check `kubectl -n {self.namespace} get {self.kind}` or pass --target",
+                        **kwargs)
 
     def _read(self):
         read = (self._apps.read_namespaced_deployment if self.kind == "deployment"

@@ -3,57 +3,20 @@ responses (tests/runbooks/k8s_recorded/), asserting what is sent and how the rol
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-import urllib3
 
 from runbooks.targets.kubernetes import RESTARTED_AT, KubernetesTarget
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite
+from tests.runbooks.k8s_api import RecordedApiServer, api_client
 
-RECORDED = Path(__file__).parent / "k8s_recorded"
 DEPLOYMENT = "/apis/apps/v1/namespaces/temporal/deployments/temporal-frontend"
 PODS = "/api/v1/namespaces/temporal/pods"
 LOG = "/api/v1/namespaces/temporal/pods/temporal-frontend-7c9d8b6f5d-9wq4m/log"
 FAST = Backoff(first=0.01, factor=1, cap=0.01)
-
-
-class RecordedApiServer:
-    """Stands in for the API server under urllib3: answers each (method, path) with its recorded
-    responses in order (the last one repeats) and keeps every request it was sent."""
-
-    def __init__(self, routes: dict[tuple[str, str], list[tuple[int, str]]]) -> None:
-        self.routes = routes
-        self.requests: list[dict] = []
-
-    def request(self, method, url, body=None, headers=None, **_):
-        path, _, query = url.removeprefix("https://eks.test").partition("?")
-        self.requests.append({"method": method, "path": path, "query": query,
-                              "body": json.loads(body) if body else None, "headers": headers or {}})
-        answers = self.routes[(method, path)]
-        status, name = answers.pop(0) if len(answers) > 1 else answers[0]
-        data = (RECORDED / name).read_bytes()
-        kind = "text/plain" if name.endswith(".txt") else "application/json"
-        return urllib3.HTTPResponse(body=io.BytesIO(data), status=status, headers={"Content-Type": kind},
-                                    preload_content=False)
-
-    def sent(self, method: str) -> list[dict]:
-        return [r for r in self.requests if r["method"] == method]
-
-
-def api_client(server: RecordedApiServer):
-    from kubernetes import client
-
-    configuration = client.Configuration()
-    configuration.host = "https://eks.test"
-    api = client.ApiClient(configuration)
-    api.rest_client.pool_manager.request = server.request  # the HTTP layer, nothing above it
-    return api
 
 
 def incident_routes(*deployment_after_patch: str) -> dict:
@@ -142,7 +105,7 @@ def test_api_refusals_become_one_line_errors(status, recorded, error, message):
 
 def test_restart_container_on_kubernetes_through_the_cli(infra, state_dir, monkeypatch):
     server = RecordedApiServer(incident_routes("deployment_progressing.json", "deployment_complete.json"))
-    monkeypatch.setattr("runbooks.targets.kubernetes._default_api_client", lambda: api_client(server))
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
 
     result = infra("restart-container", "temporal/deployment/temporal-frontend", "--runtime", "kubernetes",
                    "--timeout", "10", "--yes")
