@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.shared import assume_role_policy
 from stacks.config import EnvironmentConfig
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -38,9 +39,7 @@ class EksCluster(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         cluster_name = cfg.name_prefix
 
-        cluster_role = self._role(
-            "cluster", {"Service": "eks.amazonaws.com"}, ["AmazonEKSClusterPolicy"]
-        )
+        cluster_role = self._role("cluster", ["AmazonEKSClusterPolicy"], service="eks.amazonaws.com")
         # Created before the cluster so EKS writes into an encrypted group with bounded retention.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
@@ -109,14 +108,11 @@ class EksCluster(pulumi.ComponentResource):
             "kubeconfig": self.kubeconfig,
         })
 
-    def _role(self, purpose: str, principal: dict, managed: list[str],
+    def _role(self, purpose: str, managed: list[str], *, service: str | None = None,
               assume: pulumi.Input[str] | None = None) -> aws.iam.Role:
         role = aws.iam.Role(
             f"{self._name}-{purpose}-role",
-            assume_role_policy=assume or json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
-            }),
+            assume_role_policy=assume if assume is not None else assume_role_policy(service or ""),
             tags=self._cfg.tags(Name=f"{self._cfg.name_prefix}-{purpose}"),
             opts=self._child,
         )
@@ -133,8 +129,7 @@ class EksCluster(pulumi.ComponentResource):
         # The CNI policy is deliberately absent here: aws-node gets it through IRSA instead, so pods
         # on the nodes cannot borrow it from the instance profile.
         node_role = self._role(
-            "node", {"Service": "ec2.amazonaws.com"},
-            ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"],
+            "node", ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"], service="ec2.amazonaws.com"
         )
         groups = []
         for group in self._cfg.eks.node_groups:
@@ -162,13 +157,11 @@ class EksCluster(pulumi.ComponentResource):
         cni_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(
             lambda v: _irsa_trust(v[0], v[1], "kube-system", "aws-node")
         )
-        cni_role = self._role("vpc-cni", {}, ["AmazonEKS_CNI_Policy"], assume=cni_trust)
+        cni_role = self._role("vpc-cni", ["AmazonEKS_CNI_Policy"], assume=cni_trust)
         observability_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(
             lambda v: _irsa_trust(v[0], v[1], "amazon-cloudwatch", "cloudwatch-agent")
         )
-        observability_role = self._role(
-            "observability", {}, ["CloudWatchAgentServerPolicy"], assume=observability_trust
-        )
+        observability_role = self._role("observability", ["CloudWatchAgentServerPolicy"], assume=observability_trust)
         addons = {
             "vpc-cni": {
                 "service_account_role_arn": cni_role.arn,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.shared import assume_role_policy
 from stacks.config import EnvironmentConfig
 
 
@@ -158,14 +159,7 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs-role",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }],
-            }),
+            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
             tags=self._tags(f"{self._name}-flow-logs"),
             opts=self._child,
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.shared import assume_role_policy, nodes_only_security_group
 from stacks.config import EnvironmentConfig
 
 PORT = 5432
@@ -35,21 +35,9 @@ class PostgresDatabase(pulumi.ComponentResource):
         cfg, pg = args.config, args.config.postgres
         child = pulumi.ResourceOptions(parent=self)
 
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=args.vpc_id,
-            description=f"{cfg.name_prefix} PostgreSQL: cluster nodes only",
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-postgres"),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-nodes",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.node_security_group_id,
-            ip_protocol="tcp", from_port=PORT, to_port=PORT,
-            description="PostgreSQL from the EKS nodes",
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-postgres-from-nodes"),
-            opts=child,
+        sg = nodes_only_security_group(
+            name, cfg, what="PostgreSQL", slug="postgres", port=PORT, vpc_id=args.vpc_id,
+            node_security_group_id=args.node_security_group_id, parent=self,
         )
 
         params = aws.rds.ParameterGroup(
@@ -71,14 +59,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         if pg.monitoring_interval_seconds:
             role = aws.iam.Role(
                 f"{name}-monitoring-role",
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }],
-                }),
+                assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"),
                 tags=cfg.tags(Name=f"{cfg.name_prefix}-rds-monitoring"),
                 opts=child,
             )

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.shared import nodes_only_security_group
 from stacks.config import EnvironmentConfig
 
 PORT = 6379
@@ -36,21 +37,9 @@ class RedisCache(pulumi.ComponentResource):
         cfg, rc = args.config, args.config.redis
         child = pulumi.ResourceOptions(parent=self)
 
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=args.vpc_id,
-            description=f"{cfg.name_prefix} Redis: cluster nodes only",
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-redis"),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-nodes",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.node_security_group_id,
-            ip_protocol="tcp", from_port=PORT, to_port=PORT,
-            description="Redis from the EKS nodes",
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-redis-from-nodes"),
-            opts=child,
+        sg = nodes_only_security_group(
+            name, cfg, what="Redis", slug="redis", port=PORT, vpc_id=args.vpc_id,
+            node_security_group_id=args.node_security_group_id, parent=self,
         )
 
         # ElastiCache AUTH tokens allow only printable ASCII without @, " and /.
