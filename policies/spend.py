@@ -148,7 +148,7 @@ def daily_costs(environment: str, *, today: date, days: int, ce: Any) -> list[Da
 
 def report(cfg: EnvironmentConfig, *, days: int, today: date | None = None) -> SpendReport:
     today = today or date.today()
-    ce = client("ce", region="us-east-1")  # Cost Explorer is served from us-east-1 only
+    ce = client("ce", region="us-east-1", profile=cfg.profile)  # Cost Explorer is served from us-east-1 only
     series = daily_costs(cfg.environment, today=today, days=days, ce=ce)
     mtd = month_to_date(cfg.environment, today=today, ce=ce)
     return SpendReport(cfg.environment, today, cfg.budget.monthly_usd, mtd, series)
@@ -157,7 +157,7 @@ def report(cfg: EnvironmentConfig, *, days: int, today: date | None = None) -> S
 def current_state(cfg: EnvironmentConfig, *, today: date | None = None) -> tuple[BreakerState, float]:
     """The breaker state from this month's actual spend: what `infra up` and `infra deploy` consult."""
     today = today or date.today()
-    spent = month_to_date(cfg.environment, today=today, ce=client("ce", region="us-east-1"))
+    spent = month_to_date(cfg.environment, today=today, ce=client("ce", region="us-east-1", profile=cfg.profile))
     return breaker_state(spent, cfg.budget.monthly_usd), spent
 
 

@@ -1,7 +1,7 @@
 """boto3 clients configured once: bounded adaptive retries, explicit timeouts, region and profile.
 
 Region: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else the environment's ``aws:region``. Profile:
-``AWS_PROFILE`` (boto3's own rule). Endpoints: boto3 honours ``AWS_ENDPOINT_URL`` and
+``AWS_PROFILE``, else the environment's ``aws:profile``, else boto3's default chain. Endpoints: boto3 honours ``AWS_ENDPOINT_URL`` and
 ``AWS_ENDPOINT_URL_<SERVICE>``, which is how the tests point every client at a local moto server.
 """
 
@@ -20,11 +20,16 @@ READ_TIMEOUT_S = 30
 T = TypeVar("T")
 
 
-def client(service: str, region: str | None = None) -> Any:
+def client(service: str, region: str | None = None, profile: str | None = None) -> Any:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
 
-    session = boto3.session.Session()
+    try:
+        session = boto3.session.Session(profile_name=None if os.environ.get("AWS_PROFILE") else profile)
+    except ProfileNotFound:
+        raise MissingPrerequisite(f"AWS profile {profile!r} (aws:profile) is not configured",
+                                  hint=f"run `aws configure sso --profile {profile}` or set AWS_PROFILE") from None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
     config = Config(
         region_name=region,

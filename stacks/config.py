@@ -256,6 +256,7 @@ class EnvironmentConfig(_Model):
 
     environment: Environment
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    profile: str | None = Field(default=None, description="aws:profile: the AWS CLI profile to use")
     owner: str = Field(min_length=1)
     cost_center: str = Field(min_length=1)
     network: NetworkConfig
@@ -320,7 +321,7 @@ class _KeyedError(ValueError):
 # --- reading ---------------------------------------------------------------------------------------
 
 _FIELDS = {name: (field.alias or name) for name, field in EnvironmentConfig.model_fields.items()}
-_FROM_OTHER_NAMESPACES = {"environment", "region"}
+_FROM_OTHER_NAMESPACES = {"environment", "region", "profile"}
 KNOWN_KEYS = sorted(alias for name, alias in _FIELDS.items() if name not in _FROM_OTHER_NAMESPACES)
 
 
@@ -351,8 +352,8 @@ def from_flat(environment: str, flat: Mapping[str, Any], *, source: str) -> Envi
         namespace, _, key = full_key.partition(":")
         if not key:
             namespace, key = PROJECT, namespace
-        if full_key == "aws:region":
-            data["region"] = raw
+        if full_key in ("aws:region", "aws:profile"):
+            data[full_key.partition(":")[2]] = raw
         elif namespace == PROJECT:
             if key not in KNOWN_KEYS:
                 raise ConfigError(f"{source}: {PROJECT}:{key}: unknown key{_suggest(key, KNOWN_KEYS)}")
@@ -374,7 +375,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     if not loc:
         return ""
     head, *rest = loc
-    path = "aws:region" if head == "region" else f"{PROJECT}:{head}"
+    path = f"aws:{head}" if head in ("region", "profile") else f"{PROJECT}:{head}"
     for part in rest:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path

@@ -126,3 +126,24 @@ def test_clients_use_adaptive_bounded_retries_and_timeouts(aws):
     config = client("ce").meta.config
     assert config.retries == {"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS}
     assert (config.connect_timeout, config.read_timeout) == (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+
+
+def test_profile_from_stack_config_unless_aws_profile_is_set(aws, monkeypatch, tmp_path):
+    from stacks.aws_clients import client
+    from stacks.errors import MissingPrerequisite
+
+    (tmp_path / "config").write_text("[profile platform]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.delenv("AWS_REGION")
+    assert client("ce", profile="platform").meta.region_name == "eu-west-1"
+    with pytest.raises(MissingPrerequisite, match="AWS profile 'nope' \\(aws:profile\\) is not configured"):
+        client("ce", profile="nope")
+    monkeypatch.setenv("AWS_PROFILE", "platform")
+    assert client("ce", profile="nope").meta.region_name == "eu-west-1"  # the environment wins
+
+
+def test_stack_config_carries_the_aws_profile(write_config):
+    from stacks import config
+
+    path = write_config("staging", lambda c: c.update({"aws:profile": "platform-staging"}))
+    assert config.load("staging", path).profile == "platform-staging"
