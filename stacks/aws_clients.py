@@ -1,8 +1,9 @@
 """boto3 clients configured once: bounded adaptive retries, explicit timeouts, region and profile.
 
 Region: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else the environment's ``aws:region``. Profile:
-``AWS_PROFILE``, else the environment's ``aws:profile``, else boto3's default chain. Endpoints: boto3 honours ``AWS_ENDPOINT_URL`` and
-``AWS_ENDPOINT_URL_<SERVICE>``, which is how the tests point every client at a local moto server.
+``AWS_PROFILE``, else the environment's ``aws:profile``, else boto3's default chain. Endpoints: boto3
+honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, which is how the tests point every
+client at a local moto server.
 """
 
 from __future__ import annotations
