@@ -35,10 +35,8 @@ def check(
     """Evaluate the guardrails on a saved plan; exit 4 on a mandatory violation."""
     from cli.guardrails_view import enforce, print_report
     from cli.output import console
-    from policies.check import check_document, read_document
-    from policies.pack import _config
+    from policies.check import check_document
 
-    env, _ = read_document(plan_file)
-    _, report = check_document(plan_file, _config(env))
+    _, report = check_document(plan_file)
     print_report(console(), report)
     enforce(report)

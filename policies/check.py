@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,20 @@ def read_document(path: Path) -> tuple[str, list[Resource]]:
     return env, resources
 
 
-def check_document(path: Path, config: EnvironmentConfig | None) -> tuple[str, Report]:
+def check_document(path: Path) -> tuple[str, Report]:
+    """Evaluate a saved plan with its environment's current stack config (for the cost rules)."""
     env, resources = read_document(path)
-    return env, evaluate(ALL_RULES, Context(env, resources, config))
+    return env, evaluate(ALL_RULES, Context(env, resources, config_for(env)))
+
+
+@cache
+def config_for(environment: str) -> EnvironmentConfig | None:
+    """The environment's stack config, for rules that need it (cost); None when it cannot be read."""
+    from stacks import config as stack_config
+    from stacks.errors import InfraError
+    from stacks.project import stack_file
+
+    try:
+        return stack_config.load(environment, stack_file(environment))
+    except InfraError:
+        return None

@@ -3,25 +3,11 @@ exactly what `infra plan` checks offline."""
 
 from __future__ import annotations
 
-from functools import cache
-
+from policies.check import config_for
 from policies.framework import Context, Enforcement, Resource, Rule, environment_of
 from policies.rules import ALL_RULES
 
 PACK_NAME = "infra-guardrails"
-
-
-@cache
-def _config(environment: str):
-    """The stack's config, for rules that need it (cost); None when it cannot be read."""
-    from stacks import config as stack_config
-    from stacks.errors import InfraError
-    from stacks.project import stack_file
-
-    try:
-        return stack_config.load(environment, stack_file(environment))
-    except InfraError:
-        return None
 
 
 def _level(rule: Rule):
@@ -38,7 +24,7 @@ def _resource_policy(rule: Rule):
             return
         env = environment_of(args.urn)
         resource = Resource(args.resource_type, args.name, args.urn, args.props)
-        for message in rule.check(resource, Context(env, (), _config(env))):
+        for message in rule.check(resource, Context(env, (), config_for(env))):
             report_violation(f"{message}. Fix: {rule.fix}")
 
     return ResourceValidationPolicy(name=rule.name, description=rule.description,
@@ -52,7 +38,7 @@ def _stack_policy(rule: Rule):
         resources = [Resource(r.resource_type, r.name, r.urn, r.props, r.props.get("id"))
                      for r in args.resources]
         env = next((environment_of(r.urn) for r in resources), "")
-        for resource, message in rule.stack_check(Context(env, resources, _config(env))):
+        for resource, message in rule.stack_check(Context(env, resources, config_for(env))):
             report_violation(f"{message}. Fix: {rule.fix}", resource.urn if resource else None)
 
     return StackValidationPolicy(name=rule.name, description=rule.description,
