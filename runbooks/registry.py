@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 
-from runbooks import cost_breaker, temporal_restart
+from runbooks import cost_breaker, rds_failover, redis_failover, rotate_secret, temporal_restart
 from runbooks.engine import Runbook
 from stacks.errors import InvalidInput
 
 # Each module has RUNBOOK and resolve(env, *, target, health, timeout, grace) -> RunInputs.
-_MODULES = (temporal_restart, cost_breaker,)
+_MODULES = (temporal_restart, cost_breaker, rds_failover, redis_failover, rotate_secret,)
 RUNBOOKS: dict[str, Runbook] = {m.RUNBOOK.name: m.RUNBOOK for m in _MODULES}
 RESOLVERS = {m.RUNBOOK.name: m.resolve for m in _MODULES}
 
