@@ -20,11 +20,13 @@ _SECRET_WORD = (
     r"(?![a-z0-9])"
 )
 _SECRET_KEY = re.compile(_SECRET_WORD)
-# key=value / key: value / "key": "value" (quoted or bare values).
+# key=value / key: value / "key": "value" (quoted or bare values). Not a field of an ARN
+# (arn:aws:secretsmanager:...:secret:NAME) nor a URL scheme (secretsmanager://NAME): those name a
+# secret, they do not hold one, and records must say which secret was acted on.
 _ASSIGNMENT = re.compile(
     rf"""(?x)
-    (?P<key>\b[\w.-]*?{_SECRET_WORD}[\w.-]*)
-    (?P<sep>["']?\s*[=:]\s*)
+    (?<![:/])(?P<key>\b[\w.-]*?{_SECRET_WORD}[\w.-]*)
+    (?P<sep>["']?\s*(?:=|:(?!//))\s*)
     (?P<value>"[^"]*"|'[^']*'|[^\s,;&"'}}\]]+)
     """
 )

@@ -22,6 +22,12 @@ from stacks.redact import redact, redact_data
         ("tokens_used=1200 monkey=banana", "tokens_used=1200 monkey=banana"),
         ("kubectl.kubernetes.io/restartedAt: 2026-01-01T00:00:00Z",
          "kubectl.kubernetes.io/restartedAt: 2026-01-01T00:00:00Z"),
+        # names of secrets (ARNs, targets) are not secrets: records must say which one was rotated
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1a2b",
+         "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1a2b"),
+        ("target secretsmanager://infra-prod/app/database", "target secretsmanager://infra-prod/app/database"),
+        ("target secret://infra-prod/app/redis", "target secret://infra-prod/app/redis"),
+        ("secret: hunter2 and SECRET=abc", "secret: *** and SECRET=***"),
     ],
 )
 def test_redact(text, shown):
