@@ -39,24 +39,19 @@ def _say(text: str) -> None:
     console().print(text, markup=False, highlight=False)
 
 
-def _interactive() -> bool:
-    return sys.stdin.isatty()
-
-
 def _confirmer(yes: bool, environment: str | None):
+    from cli.confirm import approved, interactive
     from stacks.errors import InvalidInput
 
     def confirm(run, step) -> bool:
         if yes:
             return True
-        if not _interactive():
+        if not interactive():
             raise InvalidInput(f"step '{step.name}' changes {run.target.ref} and needs confirmation, "
                                "but there is no terminal to ask", hint="pass --yes")
-        if environment == "prod":
-            typed = typer.prompt(f"'{step.name}' changes {run.target.ref} in prod. "
-                                 "Type the environment name to continue")
-            return typed.strip() == environment
-        return typer.confirm(f"'{step.name}': {step.does}. Go ahead on {run.target.ref}?", default=False)
+        question = (f"'{step.name}' changes {run.target.ref} in prod." if environment == "prod"
+                    else f"'{step.name}': {step.does}. Go ahead on {run.target.ref}?")
+        return approved(environment, question)
 
     return confirm
 
@@ -111,7 +106,8 @@ def run(
     name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")],
     env: Annotated[str, typer.Option("--env", help="Environment: staging or prod.")],
     target: Annotated[str | None, typer.Option(
-        help="Override the target: docker://NAME or k8s://NAMESPACE/deployment/NAME.")] = None,
+        help="Override the target (forms per runbook: see `infra runbook show NAME`), e.g. docker://NAME, "
+             "k8s://NAMESPACE/deployment/NAME, rds://IDENTIFIER, secretsmanager://NAME.")] = None,
     health: Annotated[str | None, typer.Option(
         help="Override the probe: tcp://HOST:PORT, http(s)://..., grpc://HOST:PORT.")] = None,
     timeout: Annotated[float | None, typer.Option(

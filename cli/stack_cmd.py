@@ -9,7 +9,6 @@ and `infra rollback` too.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,33 +32,27 @@ OverrideBudgetOpt = Annotated[str | None, typer.Option(
 # --- confirmation --------------------------------------------------------------------------------------
 
 
-def _interactive() -> bool:
-    """Whether someone can answer a prompt (tests replace this)."""
-    return sys.stdin.isatty()
-
-
 def require_confirmable(env: str, yes: bool) -> None:
     """Refuse early, before anything runs, when confirmation is needed and nobody can give it."""
+    from cli.confirm import interactive
     from stacks.errors import InvalidInput
 
-    if not yes and not _interactive():
+    if not yes and not interactive():
         raise InvalidInput(f"refusing to change {env} without --yes (no terminal to confirm)")
 
 
 def confirm(env: str, what: str, yes: bool) -> None:
     """Ask before changing ``env``: y/N for staging, the environment's name typed for prod."""
+    from cli.confirm import approved
     from stacks.errors import InvalidInput
 
     if yes:
         return
     require_confirmable(env, yes)
-    if env == "prod":
-        typed = typer.prompt(f"This will {what} prod. Type the environment name to continue", default="",
-                             show_default=False)
-        if typed.strip() != env:
-            raise InvalidInput(f"confirmation {typed.strip()!r} does not match {env!r}; nothing was changed")
-    elif not typer.confirm(f"{what[:1].upper()}{what[1:]} {env}?", default=False):
-        raise InvalidInput(f"not confirmed; {env} was not changed")
+    question = f"This will {what} prod." if env == "prod" else f"{what[:1].upper()}{what[1:]} {env}?"
+    if not approved(env, question):
+        why = f"the typed name does not match {env!r}" if env == "prod" else "not confirmed"
+        raise InvalidInput(f"{why}; nothing was changed")
 
 
 # --- progress ------------------------------------------------------------------------------------------

@@ -145,9 +145,8 @@ def fake(monkeypatch) -> FakeStack:
 @pytest.fixture
 def terminal(monkeypatch):
     """Pretend someone sits at a terminal (CliRunner's stdin is never a TTY)."""
-    from cli import stack_cmd
 
-    monkeypatch.setattr(stack_cmd, "_interactive", lambda: True)
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
 
 
 @pytest.fixture

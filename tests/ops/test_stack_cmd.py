@@ -46,7 +46,7 @@ def test_up_staging_previews_then_asks(infra, fake, terminal):
 def test_up_staging_declined_changes_nothing(infra, fake, terminal):
     result = infra("up", "staging", input="n\n")
     assert result.exit_code == 2
-    assert one_error_line(result) == "error: not confirmed; staging was not changed"
+    assert one_error_line(result) == "error: not confirmed; nothing was changed"
     assert "preview" in fake.names() and fake.mutations() == []
 
 
@@ -54,7 +54,7 @@ def test_prod_wants_its_name_typed(infra, fake, terminal):
     wrong = infra("up", "prod", input="yes\n")
     assert wrong.exit_code == 2 and fake.mutations() == []
     assert "Type the environment name to continue" in wrong.stdout
-    assert one_error_line(wrong) == "error: confirmation 'yes' does not match 'prod'; nothing was changed"
+    assert one_error_line(wrong) == "error: the typed name does not match 'prod'; nothing was changed"
     right = infra("up", "prod", input="prod\n")
     assert right.exit_code == 0, right.output
     assert fake.mutations() == ["up"]

@@ -187,7 +187,7 @@ def test_rds_failover_bad_input_is_one_line_exit_2_and_touches_nothing(rds_fails
 
 
 def test_rds_failover_in_prod_asks_to_retype_the_environment(rds_fails_over, infra, state_dir, monkeypatch):
-    monkeypatch.setattr("cli.runbook_cmd._interactive", lambda: True)
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
     create_db("infra-prod-postgres", env="prod")
 
     result = infra("runbook", "run", "rds-failover", "--env", "prod", "--timeout", "5", input="staging\n")

@@ -107,7 +107,7 @@ def test_without_terminal_or_yes_the_restart_is_refused(engine, infra, state_dir
 
 
 def test_declined_confirmation_changes_nothing(engine, infra, state_dir, monkeypatch):
-    monkeypatch.setattr("cli.runbook_cmd._interactive", lambda: True)
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
     c = engine.run("incident")
     before = c.started_at
 
@@ -121,7 +121,7 @@ def test_declined_confirmation_changes_nothing(engine, infra, state_dir, monkeyp
 
 
 def test_prod_restart_after_retyping_the_environment(engine, infra, state_dir, monkeypatch):
-    monkeypatch.setattr("cli.runbook_cmd._interactive", lambda: True)
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
     c = engine.run("incident")
 
     result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target", c.target,

@@ -1,0 +1,20 @@
+"""Asking before a change: one way for every command (stack operations, releases, runbooks)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+
+def interactive() -> bool:
+    """Whether someone can answer a prompt (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def approved(environment: str | None, question: str) -> bool:
+    """y/N in staging; in prod the operator retypes the environment's name."""
+    if environment == "prod":
+        typed = typer.prompt(f"{question} Type the environment name to continue", default="", show_default=False)
+        return typed.strip() == environment
+    return typer.confirm(question, default=False)
