@@ -1,4 +1,4 @@
-"""Shared helpers for the bench scripts: run a command N times, report the median wall time."""
+"""Shared helpers for the bench scripts: run a command N times, report paired median wall times."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def median_seconds(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
-    samples = []
-    for _ in range(runs + 1):  # the first run warms the page cache and is discarded
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       cwd=ROOT, env={**os.environ, **(env or {})})
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples[1:])
+def _once(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=os.environ)
+    return time.perf_counter() - start
+
+
+def paired_medians(a: list[str], b: list[str], runs: int) -> tuple[float, float]:
+    """Medians of two commands run alternately, so a busy moment of the machine hits both alike."""
+    _once(a), _once(b)
+    samples_a, samples_b = [], []
+    for _ in range(runs):
+        samples_a.append(_once(a))
+        samples_b.append(_once(b))
+    return statistics.median(samples_a), statistics.median(samples_b)
 
 
 def report(label: str, value: float, floor: float, floor_label: str, target: float) -> None:

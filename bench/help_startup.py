@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _timing import PYTHON, median_seconds, report
+from _timing import PYTHON, paired_medians, report
 
 MINIMAL_APP = '''
 import typer
@@ -32,8 +32,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         minimal = Path(tmp) / "minimal_app.py"
         minimal.write_text(MINIMAL_APP)
-        floor = median_seconds([PYTHON, str(minimal), "--help"], runs)
-    infra = median_seconds([PYTHON, "-c", "from cli.main import main; main()", "--help"], runs)
+        infra, floor = paired_medians([PYTHON, "-c", "from cli.main import main; main()", "--help"],
+                                      [PYTHON, str(minimal), "--help"], runs)
     print(f"infra --help start-up, {runs} runs each")
     report("infra --help", infra, floor, "minimal Typer app --help", 1.3)
 

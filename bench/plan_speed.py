@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _timing import PYTHON, ROOT, median_seconds, report
+from _timing import PYTHON, ROOT, paired_medians, report
 
 FLOOR = '''
 import sys
@@ -72,8 +72,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         floor_script = Path(tmp) / "floor.py"
         floor_script.write_text(FLOOR.format(types=types, count=len(custom)))
-        floor = median_seconds([PYTHON, str(floor_script)], runs)
-    plan = median_seconds([PYTHON, "-c", "from cli.main import main; main()", "plan", "staging"], runs)
+        plan, floor = paired_medians([PYTHON, "-c", "from cli.main import main; main()", "plan", "staging"],
+                                     [PYTHON, str(floor_script)], runs)
     print(f"infra plan staging: {len(custom)} resources of {len(types)} types, {runs} runs each")
     report("infra plan staging", plan, floor, "floor (imports + registrations)", 1.6)
 

@@ -3,6 +3,8 @@ inside the commands that need them, so ``infra --help`` starts fast."""
 
 from __future__ import annotations
 
+import gc
+
 import typer
 from typer.core import TyperGroup
 
@@ -54,4 +56,9 @@ app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_con
 
 
 def main() -> None:
-    app(prog_name="infra")
+    try:
+        app(prog_name="infra")
+    finally:
+        # The provider SDKs leave a very large object graph behind; collecting it during interpreter
+        # shutdown costs ~0.7 s after every plan. Frozen objects are skipped (nothing there needs it).
+        gc.freeze()
