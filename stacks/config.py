@@ -327,10 +327,8 @@ KNOWN_KEYS = sorted(alias for name, alias in _FIELDS.items() if name not in _FRO
 
 def check_environment(name: str) -> Environment:
     if name not in ENVIRONMENTS:
-        shown = repr(name) if name else "an empty name"
-        raise ConfigError(
-            f"unknown environment {shown}", hint=f"use one of: {', '.join(ENVIRONMENTS)}"
-        )
+        problem = f"unknown environment {name!r}" if name else "the environment name is empty"
+        raise ConfigError(problem, hint=f"use one of: {', '.join(ENVIRONMENTS)}")
     return name  # type: ignore[return-value]
 
 

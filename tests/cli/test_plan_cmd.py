@@ -72,7 +72,7 @@ def test_config_what_if_plans_from_another_file(infra, write_config):
 BAD = [
     (["plan", "qa"], "unknown environment 'qa'"),
     (["plan", "../prod"], "unknown environment '../prod'"),
-    (["plan", ""], "unknown environment an empty name"),
+    (["plan", ""], "the environment name is empty"),
     (["plan", "staging", "--config", "/nonexistent/Pulumi.staging.yaml"], "config file not found"),
 ]
 

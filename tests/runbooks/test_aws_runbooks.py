@@ -278,6 +278,10 @@ def _promote_replica(**_) -> None:
         member["current_role"] = "replica" if member["current_role"] == "primary" else "primary"
 
 
+def _failover_hangs(**_) -> None:
+    moto_group("infra-staging-redis").status = "modifying"
+
+
 def test_redis_failover_promotes_the_replica_and_records_it(stubbed_test_failover, infra, state_dir):
     create_group()
 
@@ -292,6 +296,28 @@ def test_redis_failover_promotes_the_replica_and_records_it(stubbed_test_failove
     assert "started TestFailover of node group 0001 (primary was infra-staging-redis-001 (us-east-1a))" in log
     [audit] = audit_lines(state_dir)
     assert audit["exit_code"] == 0 and audit["target"] == "elasticache://infra-staging-redis"
+
+
+def test_redis_failover_that_never_becomes_available_times_out_with_next_action(stubbed_test_failover, infra,
+                                                                              state_dir, monkeypatch):
+    import time
+
+    create_group()
+    # What AWS does when a failover goes wrong: the group stays 'modifying' and no replica is promoted.
+    monkeypatch.setitem(globals(), "_promote_replica", _failover_hangs)
+    started = time.monotonic()
+
+    result = infra("runbook", "run", "redis-failover", "--env", "staging", "--timeout", "1", "--yes")
+
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - started < 1 + 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "elasticache://infra-staging-redis not available within 1 s" in result.stderr
+    assert "aws elasticache describe-events" in result.stderr  # the next action
+    log = incident_log(state_dir)
+    assert "**Outcome:** failed:" in log and "- [ ] next action: read the ElastiCache events" in log
+    assert "started TestFailover of node group 0001" in log
+    assert moto_group("infra-staging-redis").status == "modifying"
 
 
 @pytest.mark.parametrize(
