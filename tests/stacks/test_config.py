@@ -77,7 +77,7 @@ def test_bad_config_names_file_and_key(write_config, env, mutate, expected):
 
 @pytest.mark.parametrize("name", ["qa", "../prod", "", "Prod"])
 def test_unknown_environment(name):
-    with pytest.raises(ConfigError, match="unknown environment .*use one of: staging, prod"):
+    with pytest.raises(ConfigError, match="(unknown environment|environment name is empty).*use one of: staging, prod"):
         config.check_environment(name)
 
 
@@ -142,3 +142,25 @@ def test_budget_must_be_positive(write_config):
     path = write_config("staging", lambda c: c["infra:budget"].update(monthlyUsd=0))
     with pytest.raises(ConfigError, match=r"infra:budget.monthlyUsd: Input should be greater than 0"):
         config.load("staging", path)
+
+
+def test_every_setting_is_documented_in_the_readme():
+    """The README's key table is how operators learn the settings: a new field must appear there."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {m.group(1): line for line in readme.splitlines() if (m := re.match(r"\| `infra:(\w+)`", line))}
+    missing = []
+    for name, field in config.EnvironmentConfig.model_fields.items():
+        key = field.alias or name
+        if key not in config.KNOWN_KEYS or key in {"owner", "costCenter"}:  # those two share a row
+            continue
+        if key not in rows:
+            missing.append(f"infra:{key}")
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, config.BaseModel):
+            # a section: each of its settings is named in its row (`name`, `name[]` or `name.sub`)
+            missing += [f"infra:{key}.{sub}" for sub in (f.alias or n for n, f in field.annotation.model_fields.items())
+                        if not re.search(rf"`{sub}[`\[.]", rows[key])]
+    assert "| `infra:owner`, `infra:costCenter` |" in readme
+    assert not missing, f"settings missing from the README's configuration table: {missing}"
