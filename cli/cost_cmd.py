@@ -45,6 +45,9 @@ def report(
     days: Annotated[int, typer.Option("--days", help="Days of daily spend to show.")] = 14,
     fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report) or json.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
+    notify: Annotated[bool, typer.Option(
+        "--notify", help="Also email the markdown report through the environment's alert topic (its subscribers: "
+                         "infra:budget.alertEmails).")] = False,
 ) -> None:
     """Actual spend from Cost Explorer: daily by service, month to date against the budget, forecast,
     and the circuit-breaker state (ok, 90% warn, 100% freeze, 200% stop)."""
@@ -86,6 +89,11 @@ def report(
         from cli.output import console
 
         _print_spend(console(), result)
+    if notify:  # after the report is out, so a delivery failure never costs the report itself
+        from cli.output import err_console
+
+        topic = spend.notify(cfg, result)
+        err_console.print(f"sent the report (circuit breaker: {result.state}) to {topic}", markup=False)
 
 
 def _print_spend(out, result) -> None:

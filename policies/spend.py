@@ -169,6 +169,32 @@ def render_markdown(spend: SpendReport) -> str:
     return env.get_template("cost_report.md.j2").render(r=spend)
 
 
+def alerts_topic_name(cfg: EnvironmentConfig) -> str:
+    return f"{cfg.name_prefix}-alerts"  # the BudgetAlerts component's topic: its subscribers get the report
+
+
+def notify(cfg: EnvironmentConfig, spend: SpendReport) -> str:
+    """Publish the markdown report to the environment's alert topic (the SRE and CEO subscribe by email);
+    returns the topic's ARN. The topic is KMS-encrypted: the caller needs kms:GenerateDataKey on its key."""
+    from stacks.errors import InvalidInput, MissingPrerequisite
+
+    sts = client("sts", region=cfg.region, profile=cfg.profile)
+    caller = call("find the AWS account", sts.get_caller_identity)
+    partition = caller["Arn"].split(":")[1]
+    sns = client("sns", region=cfg.region, profile=cfg.profile)
+    topic = f"arn:{partition}:sns:{sns.meta.region_name}:{caller['Account']}:{alerts_topic_name(cfg)}"
+    try:
+        call("find the alert topic", sns.get_topic_attributes, TopicArn=topic)
+    except InvalidInput:
+        raise MissingPrerequisite(f"alert topic {topic} does not exist",
+                                  hint=f"create the environment first: infra up {cfg.environment}") from None
+    subject = (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
+               f"({spend.ratio:.0%} of budget)")
+    call("publish the cost report", sns.publish, TopicArn=topic, Subject=subject[:100],
+         Message=render_markdown(spend))
+    return topic
+
+
 def enforce(cfg: EnvironmentConfig, *, action: str, override_reason: str | None) -> BreakerState:
     """The circuit breaker in front of `infra up` and `infra deploy`: at 100% of the budget or more they
     refuse (exit 4) unless overridden with a reason, and every override is written to the audit log."""

@@ -108,3 +108,19 @@ def test_pull_requests_preview_with_the_policy_pack_and_merges_apply_staging_the
     assert "infra up prod --yes" in runs(jobs["prod"]) and jobs["prod"]["needs"] == "staging"
     assert jobs["prod"]["environment"] == "prod"  # required reviewers are configured on this environment
     assert deploy["concurrency"]["cancel-in-progress"] == "false"
+
+
+def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circuit_breaker():
+    doc = _load(ROOT / ".github/workflows/cost-report.yml")
+    assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+    job = doc["jobs"]["report"]
+    assert job["strategy"]["matrix"]["environment"] == ["staging", "prod"]
+    # its own GitHub environment: not the deploy environments (no deploy role, no reviewer to wait for)
+    assert job["environment"] == "cost-${{ matrix.environment }}"
+    runs = [s.get("run", "") for s in job["steps"]]
+    report = next(r for r in runs if "infra cost report" in r)
+    assert "--format markdown" in report and "--notify" in report and "$GITHUB_STEP_SUMMARY" in report
+    breaker = runs.index(next(r for r in runs if "cost-circuit-breaker" in r))
+    assert runs.index(report) < breaker and "--yes" in runs[breaker]
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == job["env"]["INFRA_STATE_DIR"]

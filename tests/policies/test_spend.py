@@ -117,3 +117,48 @@ def test_missing_credentials_exit_3(monkeypatch, tmp_path):
     assert result.exit_code == 3
     [line] = result.stderr.strip().splitlines()
     assert "no AWS credentials found" in line and "infra plan ENV" in line
+
+
+def _subscribed_queue(topic_name: str) -> str:
+    """An SQS queue subscribed to the topic: it receives what an email subscriber would."""
+    import boto3
+
+    sns, sqs = boto3.client("sns", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name=topic_name)["TopicArn"]
+    queue = sqs.create_queue(QueueName="report-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return queue
+
+
+def test_notify_sends_the_markdown_report_to_the_alert_topics_subscribers(aws, tmp_path, monkeypatch):
+    import boto3
+
+    queue = _subscribed_queue("infra-prod-alerts")
+    _seed(aws, daily_usd=60.0, mtd=1520.0)
+    monkeypatch.setattr(spend, "date", type("D", (date,), {"today": classmethod(lambda cls: TODAY)}))
+
+    result = infra("cost", "report", "prod", "--days", "3", "--format", "json", "--notify")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["circuitBreaker"] == "warn"  # stdout stays a clean document
+    assert "sent the report (circuit breaker: warn) to arn:aws:sns:us-east-1:" in result.stderr
+    inbox = boto3.client("sqs", region_name="us-east-1")
+    [message] = inbox.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    envelope = json.loads(message["Body"])
+    assert envelope["Subject"] == "[infra] prod cost report 2026-11-23: WARN (95% of budget)"
+    assert envelope["Message"].startswith("# Daily cost report: prod, 2026-11-23")
+    assert "**$1,520.00** of $1,600.00" in envelope["Message"]
+
+
+def test_notify_without_the_alert_topic_says_to_create_the_environment_exit_3(aws, tmp_path, monkeypatch):
+    _seed(aws, daily_usd=10.0, mtd=100.0)
+    out = tmp_path / "report.md"
+
+    result = infra("cost", "report", "staging", "--format", "markdown", "--out", str(out), "--notify")
+
+    assert result.exit_code == 3
+    [line] = result.stderr.strip().splitlines()
+    assert "alert topic arn:aws:sns:us-east-1:123456789012:infra-staging-alerts does not exist" in line
+    assert "infra up staging" in line
+    assert out.read_text().startswith("# Daily cost report: staging")  # the report itself is not lost
