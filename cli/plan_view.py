@@ -38,6 +38,8 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["policyArn"],
     "kubernetes:core/v1:Namespace": ["metadata.name"],
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": ["metadata.namespace", "spec.policyTypes"],
+    "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
+    "kubernetes:core/v1:LimitRange": ["metadata.namespace"],
 }
 
 
@@ -79,7 +81,7 @@ def _settings(resource: PlannedResource) -> str:
         if value is None:
             continue
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+            value = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
         elif isinstance(value, list):
             value = ",".join(str(v) for v in value)
         shown.append(f"{key.split('.')[-1]}={value}")

@@ -167,12 +167,29 @@ class RedisConfig(_Model):
     snapshot_retention_days: int = Field(default=7, ge=1, le=35)
 
 
+class NamespaceQuota(_Model):
+    """The hard ceiling on what all pods of one namespace may request and use together."""
+
+    cpu_cores: float = Field(gt=0, le=1024)
+    memory_gb: float = Field(gt=0, le=4096)
+    pods: int = Field(ge=1, le=1000)
+
+
+class QuotasConfig(_Model):
+    """One quota per application namespace, so no single workload can take the whole cluster."""
+
+    app: NamespaceQuota = NamespaceQuota(cpu_cores=4, memory_gb=8, pods=20)
+    workers: NamespaceQuota = NamespaceQuota(cpu_cores=8, memory_gb=16, pods=20)
+    temporal: NamespaceQuota = NamespaceQuota(cpu_cores=4, memory_gb=8, pods=20)
+
+
 class KubernetesConfig(_Model):
     app_namespace: str = Field(default="app", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     workers_namespace: str = Field(default="workers", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     temporal_namespace: str = Field(default="temporal", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     app_port: int = Field(default=8080, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
+    quotas: QuotasConfig = Field(default_factory=QuotasConfig)
 
 
 INSTANCE_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
@@ -381,7 +398,8 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 def _describe(exc: ValidationError, source: str) -> str:
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    # A misspelt key is reported both as unknown and as missing: name the unknown one, with a suggestion.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     ctx_error = (first.get("ctx") or {}).get("error")
     if isinstance(ctx_error, _KeyedError):

@@ -10,6 +10,7 @@ from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.budget_alerts import BudgetAlerts, BudgetAlertsArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.namespace_limits import NamespaceLimits, NamespaceLimitsArgs
 from components.network import Network, NetworkArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
@@ -56,9 +57,11 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         redis_auth_secret_arn=redis.auth_secret_arn,
     ))
     netpol = NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
+    limits = NamespaceLimits(f"{prefix}-limits", NamespaceLimitsArgs(config=cfg, provider=eks.provider),
+                             opts=pulumi.ResourceOptions(depends_on=[netpol]))  # netpol creates the namespaces
     if cfg.release.image:  # the application, once `infra deploy` has set a release
         Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider),
-                  opts=pulumi.ResourceOptions(depends_on=[netpol]))
+                  opts=pulumi.ResourceOptions(depends_on=[netpol, limits]))
     alerts = BudgetAlerts(f"{prefix}-budget", BudgetAlertsArgs(config=cfg, alerts_key_arn=keys.alerts_key_arn))
     Alarms(f"{prefix}-alarms", AlarmsArgs(
         config=cfg,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from policies.framework import Rule
-from policies.rules import cost, databases, encryption, kubernetes, network, tagging
+from policies.rules import cost, databases, encryption, kubernetes, network, quotas, tagging
 
 ALL_RULES: list[Rule] = [
     *databases.RULES,
     *kubernetes.RULES,
+    *quotas.RULES,
     *network.RULES,
     *encryption.RULES,
     *tagging.RULES,

@@ -30,6 +30,22 @@ def build() -> Callable[..., Plan]:
     return run
 
 
+@pytest.fixture
+def build_k8s(build) -> Callable[..., Plan]:
+    """Construct one Kubernetes component: ``make(provider)`` builds it on a provider with an empty
+    kubeconfig and returns the outputs to wait for (besides the provider)."""
+    import pulumi_kubernetes as k8s
+
+    def run(cfg, make: Callable[[Any], Any]) -> Plan:
+        def factory():
+            provider = k8s.Provider("k8s", kubeconfig="{}")
+            return [provider.urn, *_as_list(make(provider) or [])]
+
+        return build(cfg, factory)
+
+    return run
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 

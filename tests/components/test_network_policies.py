@@ -1,25 +1,18 @@
 from __future__ import annotations
 
-import pulumi_kubernetes as k8s
-
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 
 NS = "kubernetes.io/metadata.name"
 
 
-def _policies(build, cfg):
-    def factory():
-        provider = k8s.Provider("k8s", kubeconfig="{}")
-        NetworkPolicies("np", NetworkPoliciesArgs(config=cfg, provider=provider))
-        return [provider.urn]
-
-    plan = build(cfg, factory)
+def _policies(build_k8s, cfg):
+    plan = build_k8s(cfg, lambda provider: NetworkPolicies("np", NetworkPoliciesArgs(config=cfg, provider=provider)))
     return {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
             for r in plan.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}, plan
 
 
-def test_default_deny_both_ways_in_every_namespace(build, staging_cfg):
-    policies, plan = _policies(build, staging_cfg)
+def test_default_deny_both_ways_in_every_namespace(build_k8s, staging_cfg):
+    policies, plan = _policies(build_k8s, staging_cfg)
     namespaces = {r.inputs["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:Namespace")}
     assert namespaces == {"app", "workers", "temporal"}
     for ns in namespaces:
@@ -28,8 +21,8 @@ def test_default_deny_both_ways_in_every_namespace(build, staging_cfg):
         assert "ingress" not in deny and "egress" not in deny
 
 
-def test_dns_allowed_only_to_kube_dns(build, staging_cfg):
-    policies, _ = _policies(build, staging_cfg)
+def test_dns_allowed_only_to_kube_dns(build_k8s, staging_cfg):
+    policies, _ = _policies(build_k8s, staging_cfg)
     for ns in ("app", "workers", "temporal"):
         [rule] = policies[(ns, "allow-dns")]["egress"]
         [peer] = rule["to"]
@@ -38,8 +31,8 @@ def test_dns_allowed_only_to_kube_dns(build, staging_cfg):
         assert sorted((p["protocol"], p["port"]) for p in rule["ports"]) == [("TCP", 53), ("UDP", 53)]
 
 
-def test_app_and_workers_reach_temporal_and_datastores_only(build, staging_cfg):
-    policies, _ = _policies(build, staging_cfg)
+def test_app_and_workers_reach_temporal_and_datastores_only(build_k8s, staging_cfg):
+    policies, _ = _policies(build_k8s, staging_cfg)
     for ns in ("app", "workers"):
         [temporal] = policies[(ns, "allow-temporal")]["egress"]
         assert temporal["to"] == [{"namespaceSelector": {"matchLabels": {NS: "temporal"}}}]
@@ -51,8 +44,8 @@ def test_app_and_workers_reach_temporal_and_datastores_only(build, staging_cfg):
     assert sorted(p["namespaceSelector"]["matchLabels"][NS] for p in clients["from"]) == ["app", "workers"]
 
 
-def test_only_the_app_takes_traffic_from_the_load_balancer(build, staging_cfg):
-    policies, _ = _policies(build, staging_cfg)
+def test_only_the_app_takes_traffic_from_the_load_balancer(build_k8s, staging_cfg):
+    policies, _ = _policies(build_k8s, staging_cfg)
     [rule] = policies[("app", "allow-from-load-balancer")]["ingress"]
     assert [p["ipBlock"]["cidr"] for p in rule["from"]] == staging_cfg.network.public_subnets
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]

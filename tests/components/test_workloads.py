@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 
-import pulumi_kubernetes as k8s
 import pytest
 
 from components.workloads import Workloads, WorkloadsArgs
@@ -18,19 +17,14 @@ def _with_release(cfg, image=IMAGE, app=3, workers=2):
     return cfg.model_copy(update={"release": ReleaseConfig(image=image, app_replicas=app, worker_replicas=workers)})
 
 
-def _workloads(build, cfg):
-    def factory():
-        provider = k8s.Provider("k8s", kubeconfig="{}")
-        component = Workloads("wl", WorkloadsArgs(config=cfg, provider=provider))
-        return [provider.urn, component.app_service_name]
-
-    plan = build(cfg, factory)
+def _workloads(build_k8s, cfg):
+    plan = build_k8s(cfg, lambda provider: Workloads("wl", WorkloadsArgs(cfg, provider)).app_service_name)
     return {(r.type, r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
             for r in plan.resources if r.type.startswith("kubernetes:") and r.custom and "metadata" in r.inputs}, plan
 
 
-def test_app_and_workers_run_the_release_image_in_their_namespaces(build, staging_cfg):
-    objects, _ = _workloads(build, _with_release(staging_cfg, app=3, workers=5))
+def test_app_and_workers_run_the_release_image_in_their_namespaces(build_k8s, staging_cfg):
+    objects, _ = _workloads(build_k8s, _with_release(staging_cfg, app=3, workers=5))
     app = objects[(DEPLOYMENT, "app", "app")]["spec"]
     worker = objects[(DEPLOYMENT, "workers", "worker")]["spec"]
     assert app["replicas"] == 3 and worker["replicas"] == 5
@@ -46,8 +40,8 @@ def test_app_and_workers_run_the_release_image_in_their_namespaces(build, stagin
 
 
 @pytest.mark.parametrize("component", [("app", "app"), ("workers", "worker")])
-def test_pods_meet_pod_security_restricted(build, prod_cfg, component):
-    objects, _ = _workloads(build, _with_release(prod_cfg))
+def test_pods_meet_pod_security_restricted(build_k8s, prod_cfg, component):
+    objects, _ = _workloads(build_k8s, _with_release(prod_cfg))
     pod = objects[(DEPLOYMENT, *component)]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -61,8 +55,8 @@ def test_pods_meet_pod_security_restricted(build, prod_cfg, component):
 
 
 @pytest.mark.parametrize("component", [("app", "app"), ("workers", "worker")])
-def test_requests_hard_limits_probes_and_a_disruption_budget(build, staging_cfg, component):
-    objects, _ = _workloads(build, _with_release(staging_cfg))
+def test_requests_hard_limits_probes_and_a_disruption_budget(build_k8s, staging_cfg, component):
+    objects, _ = _workloads(build_k8s, _with_release(staging_cfg))
     spec = objects[(DEPLOYMENT, *component)]["spec"]
     [c] = spec["template"]["spec"]["containers"]
     assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
@@ -75,10 +69,10 @@ def test_requests_hard_limits_probes_and_a_disruption_budget(build, staging_cfg,
     assert spread["topologyKey"] == "topology.kubernetes.io/zone"
 
 
-def test_every_object_validates_against_the_cluster_api(build, prod_cfg):
+def test_every_object_validates_against_the_cluster_api(build_k8s, prod_cfg):
     import kubernetes_validate
 
-    objects, plan = _workloads(build, _with_release(prod_cfg))
+    objects, plan = _workloads(build_k8s, _with_release(prod_cfg))
     counts = collections.Counter(t for t, _, _ in objects)
     assert counts == {DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
                       "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1}

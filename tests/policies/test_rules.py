@@ -29,6 +29,24 @@ DENY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": {"name": "default-deny-all", "namespace": "app"},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
 NS_APP = {"metadata": {"name": "app"}}
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+APP_QUOTA = {"metadata": {"name": "compute", "namespace": "app"},
+             "spec": {"hard": {"limits.cpu": "4", "limits.memory": "8Gi", "pods": "20"}}}
+APP_LIMITS = {"metadata": {"name": "container-defaults", "namespace": "app"},
+              "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}]}}
+
+
+def deployment(replicas: int, limits: dict | None, surge: object = 1, **strategy) -> Resource:
+    resources = {"limits": limits} if limits else {}
+    return R(DEPLOYMENT, "app", metadata={"name": "app", "namespace": "app"}, spec={
+        "replicas": replicas,
+        "strategy": strategy or {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": 0}},
+        "template": {"spec": {"containers": [{"name": "app", "resources": resources}]}}})
+
+
+LIMITED_APP = [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R(QUOTA, **APP_QUOTA), R(LIMIT_RANGE, **APP_LIMITS)]
 
 # (rule, environment, compliant stack, violating stack, words in the violation)
 CASES = [
@@ -72,6 +90,21 @@ CASES = [
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),
       R("kubernetes:networking.k8s.io/v1:NetworkPolicy",
         **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
+    ("k8s-namespace-quota", "staging", LIMITED_APP, LIMITED_APP[:1] + LIMITED_APP[2:],
+     "namespace app has no ResourceQuota capping limits.cpu, limits.memory, pods"),
+    ("k8s-namespace-quota", "staging", LIMITED_APP,
+     [*LIMITED_APP[:2], R(QUOTA, metadata={"name": "pods-only", "namespace": "app"}, spec={"hard": {"pods": "5"}})],
+     "no LimitRange giving containers default limits"),
+    # 3 replicas + 1 surge pod x 1 CPU = 4 CPUs fits; one more replica does not
+    ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(3, {"cpu": "1", "memory": "1Gi"})],
+     [*LIMITED_APP, deployment(4, {"cpu": "1", "memory": "1Gi"})], "would exceed its quota: limits.cpu 5 > 4"),
+    # 25% surge of 6 rounds up to 2 pods: 8 x 1200Mi = 9.38Gi of 8Gi
+    ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(6, {"cpu": "500m", "memory": "1000Mi"})],
+     [*LIMITED_APP, deployment(6, {"cpu": "500m", "memory": "1200Mi"}, surge="25%")],
+     "limits.memory 9.38Gi > 8Gi"),
+    # without limits a container gets the LimitRange default (500m): 19 + 2 pods > 20 pods
+    ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(8, None, type="Recreate")],
+     [*LIMITED_APP, deployment(19, None, surge=2)], "pods 21 > 20"),
     ("sg-no-internet-ingress", "staging",
      [R("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", cidrIpv4="0.0.0.0/0", fromPort=443, toPort=443,
         ipProtocol="tcp")],
@@ -147,3 +180,27 @@ def test_estimate_above_budget_is_advisory(staging_cfg, staging_plan):
     ctx = Context("staging", resources_of_plan(staging_plan), tight)
     [v] = evaluate([by_name("cost-within-budget")], ctx).violations
     assert v.enforcement is Enforcement.ADVISORY and "above the $100.00 budget" in v.message
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", "0.5"), ("2", "2"), ("1.5", "1.5"), ("512Mi", str(512 * 2**20)), ("8Gi", str(8 * 2**30)),
+    ("1G", "1000000000"), (4, "4")])
+def test_kubernetes_quantities(text, value):
+    from decimal import Decimal
+
+    from policies.rules.quotas import quantity
+
+    assert quantity(text) == Decimal(value)
+
+
+def test_a_malformed_quantity_is_named():
+    from policies.rules.quotas import quantity
+
+    with pytest.raises(ValueError, match="'1.5 cores' is not a Kubernetes quantity"):
+        quantity("1.5 cores")
+
+
+def test_a_malformed_quantity_in_a_plan_is_a_violation_not_a_crash():
+    bad = deployment(2, {"cpu": "lots", "memory": "1Gi"})
+    [v] = evaluate([by_name("k8s-workloads-fit-quota")], Context("staging", [*LIMITED_APP, bad])).violations
+    assert v.message == "namespace app: cannot check the quota: 'lots' is not a Kubernetes quantity"

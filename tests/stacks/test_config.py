@@ -58,6 +58,11 @@ BAD = [
     ("staging", _set("postgres.multiAZ", True), ["infra:postgres.multiAZ", "did you mean 'multiAz'"]),
     ("staging", _set("postgress", {"a": 1}), ["infra:postgress", "did you mean 'postgres'"]),
     ("staging", _set("redis.replicas", 0), ["infra:redis.replicas", "greater than or equal to 1"]),
+    ("staging", _set("kubernetes.quotas.worker", {"cpuCores": 1, "memoryGb": 1, "pods": 1}),
+     ["infra:kubernetes.quotas.worker", "did you mean 'workers'"]),
+    ("staging", _set("kubernetes.quotas.app", {"cpuCores": 4, "memoryGB": 8, "pods": 20}),
+     ["infra:kubernetes.quotas.app.memoryGB: unknown key; did you mean 'memoryGb'"]),
+    ("staging", _set("kubernetes.quotas.app.cpuCores", 0), ["infra:kubernetes.quotas.app.cpuCores", "greater than 0"]),
     ("staging", lambda c: c.pop("infra:owner"), ["infra:owner", "missing"]),
 ]
 

@@ -46,6 +46,9 @@ def expected_counts(cfg) -> dict[str, int]:
         "infra:aws:RedisCache": 1,
         "infra:aws:ApplicationSecrets": 1,
         "infra:k8s:NetworkPolicies": 1,
+        "kubernetes:core/v1:ResourceQuota": 3,
+        "kubernetes:core/v1:LimitRange": 3,
+        "infra:k8s:NamespaceLimits": 1,
         "aws:sns/topic:Topic": 1,
         "aws:sns/topicPolicy:TopicPolicy": 1,
         "aws:sns/topicSubscription:TopicSubscription": len(cfg.budget.alert_emails),
@@ -133,7 +136,7 @@ def test_kubernetes_objects_match_the_api_schemas(env, request):
     cfg = request.getfixturevalue(f"{env}_cfg")
     plan = request.getfixturevalue(f"{env}_plan")
     objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
-    assert len(objects) == 17
+    assert len(objects) == 17 + 6  # namespaces and network policies; quotas and limit ranges
     for r in objects:
         manifest = {k: r.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in r.inputs}
         kubernetes_validate.validate(manifest, f"{cfg.eks.version}.0", strict=True)
