@@ -124,3 +124,21 @@ def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circui
     assert runs.index(report) < breaker and "--yes" in runs[breaker]
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == job["env"]["INFRA_STATE_DIR"]
+
+
+def test_security_reviews_every_change_to_what_reaches_production():
+    """CODEOWNERS: GitHub applies the last matching line, so each sensitive path's last match must name security."""
+    from fnmatch import fnmatch
+
+    rules = [line.split() for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+
+    def owners(path: str) -> list[str]:
+        matching = [owners for pattern, *owners in rules
+                    if pattern == "*" or (pattern.endswith("/") and path.startswith(pattern)) or fnmatch(path, pattern)]
+        return matching[-1]
+
+    for path in ("/components/postgres.py", "/policies/rules/quotas.py", "/stacks/program.py", "/Pulumi.prod.yaml",
+                 "/.github/workflows/deploy.yml", "/.github/CODEOWNERS"):
+        assert "@generic-corp/security" in owners(path), path
+    assert owners("/README.md") == ["@generic-corp/platform-sre"]
