@@ -1,4 +1,4 @@
-"""`infra cost ...`: what an environment will cost."""
+"""`infra cost ...`: what an environment will cost, and what it has cost."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Cost: monthly estimates from the plan and a price table.", no_args_is_help=True)
+app = typer.Typer(help="Cost: the monthly estimate from the plan; actual spend, the daily report, the circuit "
+                       "breaker.", no_args_is_help=True)
 
 
 @app.command("estimate")

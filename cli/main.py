@@ -8,7 +8,7 @@ import gc
 import typer
 from typer.core import TyperGroup
 
-from cli import cost_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd
+from cli import cost_cmd, doctor_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd
 from stacks.errors import InfraError
 
 EXIT_CODES_HELP = (
@@ -53,6 +53,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(cost_cmd.app, name="cost")
 app.add_typer(runbook_cmd.app, name="runbook")
 app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_container)
+app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_cmd.doctor)
 
 
 def main() -> None:

@@ -16,17 +16,38 @@ MAX_STOP_GRACE = 10  # seconds the container gets to stop before it is killed (d
 
 
 def _engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or "the default Docker socket"
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default; DOCKER_HOST is unset)"
+
+
+_OS_REASONS = {FileNotFoundError: "no socket there", ConnectionRefusedError: "connection refused",
+               PermissionError: "permission denied on the socket"}
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS error under requests' and docker's wrappers, in words; else the first line of the message."""
+    seen, pending = set(), [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for kind, words in _OS_REASONS.items():
+            if isinstance(current, kind):
+                return words
+        pending += [a for a in current.args if isinstance(a, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class DockerTarget(ContainerTarget):
     def __init__(self, name: str, client=None) -> None:
         self.name = name
         self.ref = f"docker://{name}"
-        self._client = client or self._connect()
+        self._client = client or self.connect()
 
     @staticmethod
-    def _connect():
+    def connect():
+        """A Docker Engine API client for DOCKER_HOST (or the default socket); exit 3 when unreachable."""
         import docker
         from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
         from docker.errors import DockerException
@@ -47,7 +68,7 @@ class DockerTarget(ContainerTarget):
             return docker.from_env(timeout=API_TIMEOUT + MAX_STOP_GRACE, version=version)
         except (DockerException, RequestException) as exc:
             raise MissingPrerequisite(
-                f"cannot reach a container engine at {_engine_address()}: {str(exc).splitlines()[0]}",
+                f"cannot reach a container engine at {_engine_address()}: {_reason(exc)}",
                 hint="start Docker (or `podman system service`) or set DOCKER_HOST",
             ) from None
 

@@ -7,6 +7,7 @@ status`` from the workload's status.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,7 +71,8 @@ def default_api_client():
     from kubernetes import client, config
 
     try:
-        config.load_kube_config()
+        # KUBECONFIG read now: the client's own default is read once, when it is first imported.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     except (config.ConfigException, OSError):
         try:
             config.load_incluster_config()

@@ -71,5 +71,27 @@ def test_unreachable_engine_is_a_missing_prerequisite(infra, state_dir, monkeypa
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = infra("restart-container", "temporal", "--health", "tcp://127.0.0.1:7233", "--yes")
     assert result.exit_code == 3
-    assert "cannot reach a container engine at unix:///nonexistent/docker.sock" in result.stderr
+    assert "cannot reach a container engine at unix:///nonexistent/docker.sock: no socket there" in result.stderr
     assert not state_dir.exists()
+
+
+def test_a_refused_engine_connection_says_so(infra, state_dir, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
+    result = infra("restart-container", "temporal", "--health", "tcp://127.0.0.1:7233", "--yes")
+    assert result.exit_code == 3
+    [line] = result.stderr.strip().splitlines()
+    assert f"cannot reach a container engine at tcp://127.0.0.1:{port}: connection refused" in line
+
+
+def test_doctor_finds_the_container_engine(infra, engine):
+    import json
+
+    result = infra("doctor", "staging", "--json")
+    [check] = [c for c in json.loads(result.stdout)["checks"] if c["check"] == "container engine"]
+    assert check["ok"], check
+    assert check["detail"].startswith("Podman Engine ") and check["detail"].endswith(f"at {engine.docker_host}")
