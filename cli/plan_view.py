@@ -58,6 +58,7 @@ def document(plan: Plan) -> dict[str, Any]:
                 "parent": None if r.parent in stack_urns else r.parent,
                 "custom": r.custom,
                 "id": r.id,
+                "protect": r.protect,
                 "inputs": r.inputs,
             }
             for r in resources
@@ -75,7 +76,7 @@ def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
 
 
 def _settings(resource: PlannedResource) -> str:
-    shown = []
+    shown = ["protected (no delete or replace)"] if resource.protect else []
     for key in KEY_SETTINGS.get(resource.type, []):
         value = _lookup(resource.inputs, key)
         if value is None:

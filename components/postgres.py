@@ -110,7 +110,9 @@ class PostgresDatabase(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             iam_database_authentication_enabled=True,
             tags=cfg.tags(Name=identifier),
-            opts=child,
+            # Prod's data: the engine refuses any delete or replace (a changed identifier, username,
+            # database name...) until an operator unprotects it on purpose.
+            opts=pulumi.ResourceOptions(parent=self, protect=cfg.is_prod),
         )
         self.address = self.instance.address
         self.port = self.instance.port

@@ -88,7 +88,9 @@ class RedisCache(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             final_snapshot_identifier=f"{group_id}-final" if cfg.is_prod else None,
             tags=cfg.tags(Name=group_id),
-            opts=child,
+            # ElastiCache has no deletion protection of its own, and the queues live here: in prod the
+            # engine refuses any delete or replace until an operator unprotects it on purpose.
+            opts=pulumi.ResourceOptions(parent=self, protect=cfg.is_prod),
         )
         self.primary_endpoint = self.group.primary_endpoint_address
         self.port = self.group.port

@@ -36,6 +36,7 @@ class PlannedResource:
     custom: bool  # False for components
     inputs: dict[str, Any]
     id: str | None = None  # the mock engine's id; lets rules follow references between resources
+    protect: bool = False  # the `protect` resource option: the engine refuses to delete or replace it
 
 
 @dataclass
@@ -96,6 +97,7 @@ class _CapturingMonitor(mocks.MockMonitor):
             custom=bool(request.custom),
             inputs=_redact(inputs),
             id=response.id or None,
+            protect=bool(request.protect),
         )
         with self._lock:
             self._plan.resources.append(resource)

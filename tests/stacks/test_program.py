@@ -97,6 +97,11 @@ def test_prod_is_stricter_than_staging(staging_plan, prod_plan):
     assert all(k["deletionWindowInDays"] == 30 for k in (r.inputs for r in prod_plan.by_type("aws:kms/key:Key")))
     p_redis = one(prod_plan, "aws:elasticache/replicationGroup:ReplicationGroup")
     assert p_redis["numCacheClusters"] == 3 and p_redis["finalSnapshotIdentifier"]
+    # the engine itself refuses to delete or replace prod's data and keys; nothing in staging is pinned
+    protected = collections.Counter(r.type for r in prod_plan.resources if r.protect)
+    assert protected == {"aws:kms/key:Key": 5, "aws:rds/instance:Instance": 1,
+                         "aws:elasticache/replicationGroup:ReplicationGroup": 1}
+    assert not any(r.protect for r in staging_plan.resources)
 
 
 def _taggable(type_: str) -> bool:
