@@ -133,6 +133,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         groups = []
         for group in self._cfg.eks.node_groups:
+            template = self._launch_template(group)
             groups.append(aws.eks.NodeGroup(
                 f"{self._name}-nodes-{group.name}",
                 cluster_name=self.cluster.name,
@@ -141,7 +142,8 @@ class EksCluster(pulumi.ComponentResource):
                 subnet_ids=subnet_ids,
                 instance_types=group.instance_types,
                 capacity_type=group.capacity_type,
-                disk_size=group.disk_size_gb,
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=template.id, version=template.latest_version.apply(str)),
                 ami_type="AL2023_x86_64_STANDARD",
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=group.min_size, desired_size=group.desired_size, max_size=group.max_size
@@ -152,6 +154,33 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
             ))
         return groups
+
+    def _launch_template(self, group) -> aws.ec2.LaunchTemplate:
+        """What a managed node group leaves to account defaults, made explicit: an encrypted root volume,
+        IMDSv2 only with a hop limit of 1 (pods cannot borrow the node role; they use IRSA), and the
+        cost-allocation tags on the instances and volumes, which node group tags never reach."""
+        name = f"{self._cfg.name_prefix}-{group.name}"
+        tags = self._cfg.tags(Name=name)
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-nodes-{group.name}-template",
+            name=f"{name}-nodes",
+            description=f"{name}: managed node group settings",
+            update_default_version=True,
+            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",  # the AL2023 AMI's root volume
+                # The account's EBS key (aws/ebs): a customer-managed key would need a key policy for the
+                # Auto Scaling service-linked role, which may not exist yet in a new account.
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=group.disk_size_gb, volume_type="gp3", encrypted="true",
+                    delete_on_termination="true"),
+            )],
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                                for kind in ("instance", "volume", "network-interface")],
+            tags=tags,
+            opts=self._child,
+        )
 
     def _addons(self, issuer: pulumi.Output[str], node_groups: list[aws.eks.NodeGroup]) -> None:
         cni_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(

@@ -7,7 +7,7 @@ unknown (no price for it). Unknown lines are listed and counted, never priced as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ def estimate(environment: str, region: str, resources: Sequence[Resource], *,
              budget_usd: float | None = None, table: PriceTable | None = None) -> Estimate:
     table = table or load_prices(region)
     result = Estimate(environment=environment, region=region, budget_usd=budget_usd)
-    for r in resources:
+    for r in _with_template_disks(resources):
         if r.type in table.free:
             continue
         calculator = _CALCULATORS.get(r.type)
@@ -106,6 +106,24 @@ def estimate(environment: str, region: str, resources: Sequence[Resource], *,
             continue
         result.items.append(calculator(r, table))
     return result
+
+
+def _with_template_disks(resources: Sequence[Resource]) -> list[Resource]:
+    """A node group's root volume size lives in its launch template: copy it onto the node group, so
+    its line prices nodes and their disks together."""
+    sizes = {}
+    for r in resources:
+        if r.type == "aws:ec2/launchTemplate:LaunchTemplate" and r.id:
+            ebs = next((m.get("ebs") or {} for m in r.props.get("blockDeviceMappings") or []), {})
+            if ebs.get("volumeSize"):
+                sizes[r.id] = ebs["volumeSize"]
+    out = []
+    for r in resources:
+        template_id = (r.props.get("launchTemplate") or {}).get("id")
+        if r.type == "aws:eks/nodeGroup:NodeGroup" and template_id in sizes and not r.props.get("diskSize"):
+            r = replace(r, props={**r.props, "diskSize": sizes[template_id]})
+        out.append(r)
+    return out
 
 
 class _Missing(Exception):

@@ -172,6 +172,7 @@ _COMPUTED = {
     "aws:rds/instance:Instance": _rds_instance,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": lambda args, region: {"keyId": _digest(args.name)},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda args, region: {"latestVersion": 1},
     "random:index/randomPassword:RandomPassword": lambda args, region: {"result": f"mock-{_digest(args.name)}"},
 }
 

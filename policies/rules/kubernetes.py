@@ -9,6 +9,7 @@ from policies.framework import Context, Enforcement, Resource, Rule
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 REQUIRED_LOG_TYPES = {"api", "audit", "authenticator"}
@@ -51,6 +52,29 @@ def _nodes_private(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
                 yield group, f"runs in public subnet {subnet.name}"
 
 
+def _nodes_hardened(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    templates = {t.id: t for t in ctx.of_type(LAUNCH_TEMPLATE) if t.id}
+    for group in ctx.of_type(NODE_GROUP):
+        template_id = (group.props.get("launchTemplate") or {}).get("id")
+        if not template_id:
+            yield group, "has no launch template: root volume encryption and IMDS are left to account defaults"
+            continue
+        template = templates.get(template_id)
+        if template is None:
+            continue  # not known yet (preview) or not managed here: nothing to judge
+        metadata = template.props.get("metadataOptions") or {}
+        if metadata.get("httpEndpoint") != "disabled":
+            if metadata.get("httpTokens") != "required":
+                yield group, f"launch template {template.name} allows IMDSv1 (httpTokens is not 'required')"
+            hops = metadata.get("httpPutResponseHopLimit")
+            if hops is None or int(hops) > 1:
+                yield group, (f"launch template {template.name} lets pods reach the node's metadata and role "
+                              f"(hop limit {hops or 'default'}, not 1)")
+        volumes = [m.get("ebs") or {} for m in template.props.get("blockDeviceMappings") or []]
+        if not volumes or any(str(v.get("encrypted")).lower() != "true" for v in volumes):
+            yield group, f"launch template {template.name} does not encrypt every EBS volume"
+
+
 def _default_deny(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     denied: set[str] = set()
     for policy in ctx.of_type(NETWORK_POLICY):
@@ -76,6 +100,10 @@ RULES = [
          "CKV_AWS_38", (CLUSTER,), _endpoint_restricted),
     Rule("eks-nodes-in-private-subnets", "EKS node groups run in private subnets", Enforcement.MANDATORY,
          "pass the network's private_subnet_ids to the node group", None, stack_check=_nodes_private),
+    Rule("eks-nodes-hardened", "EKS nodes run from a launch template with encrypted volumes and IMDSv2 only, hop "
+         "limit 1", Enforcement.MANDATORY, "give the node group a launch template: encrypted=true on its EBS "
+         "volumes, metadata_options http_tokens='required', http_put_response_hop_limit=1",
+         "CKV_AWS_79, CKV_AWS_341", stack_check=_nodes_hardened),
     Rule("k8s-namespace-default-deny", "Every application namespace has a default-deny NetworkPolicy",
          Enforcement.MANDATORY, "add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress]",
          None, stack_check=_default_deny),

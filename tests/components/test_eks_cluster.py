@@ -50,6 +50,25 @@ def test_nodes_are_private_and_sized_from_config(build, prod_cfg):
     assert group["instanceTypes"] == cfg_group.instance_types
 
 
+def test_nodes_have_encrypted_disks_imdsv2_only_and_carry_the_cost_tags(build, prod_cfg):
+    plan = _eks(build, prod_cfg)
+    group = only(plan, "aws:eks/nodeGroup:NodeGroup")
+    [template] = plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert group["launchTemplate"] == {"id": template.id, "version": "1"} and "diskSize" not in group
+    lt = template.inputs
+    [root] = lt["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda"
+    assert root["ebs"] == {"volumeSize": prod_cfg.eks.node_groups[0].disk_size_gb, "volumeType": "gp3",
+                           "encrypted": "true", "deleteOnTermination": "true"}
+    # pods cannot reach the node's credentials: one hop, session tokens only
+    assert lt["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
+                                     "httpPutResponseHopLimit": 1}
+    # node group tags never reach the instances: without these the budget and cost report miss the nodes
+    kinds = {spec["resourceType"]: spec["tags"] for spec in lt["tagSpecifications"]}
+    assert set(kinds) == {"instance", "volume", "network-interface"}
+    assert all(tags["environment"] == "prod" and tags["cost-center"] == prod_cfg.cost_center for tags in kinds.values())
+
+
 def test_iam_is_least_privilege_and_cni_uses_irsa(build, staging_cfg):
     plan = _eks(build, staging_cfg)
     attached = {r.name: r.inputs["policyArn"].rsplit("/", 1)[-1]

@@ -71,3 +71,12 @@ def test_an_unpriced_resource_type_is_unknown():
 def test_free_types_do_not_appear():
     est = estimate("staging", "us-east-1", [_r("aws:ec2/vpc:Vpc"), _r("kubernetes:core/v1:Namespace")])
     assert est.items == [] and est.total_usd == 0
+
+
+def test_node_disks_are_priced_from_the_node_groups_launch_template(staging_plan):
+    est = estimate("staging", "us-east-1", resources_of_plan(staging_plan))
+    [nodes] = [i for i in est.items if i.resource_type == "aws:eks/nodeGroup:NodeGroup"]
+    assert nodes.detail == "2 x t3.large + 2 x 50 GB gp3"  # 50 GB: infra:eks.nodeGroups[0].diskSizeGb
+    table = load_prices("us-east-1")
+    hourly, per_gb = table.get("ec2:t3.large").usd, table.get("ebs:gp3").usd
+    assert nodes.monthly_usd == pytest.approx(2 * 730 * hourly + 2 * 50 * per_gb, abs=0.01)

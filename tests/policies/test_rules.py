@@ -46,6 +46,17 @@ def deployment(replicas: int, limits: dict | None, surge: object = 1, **strategy
         "template": {"spec": {"containers": [{"name": "app", "resources": resources}]}}})
 
 
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+HARDENED_TEMPLATE = {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required",
+                                         "httpPutResponseHopLimit": 1},
+                     "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}]}
+
+
+def NODES_FROM(template: dict) -> list[Resource]:  # noqa: N802 - reads like the other stack constants
+    return [R("aws:ec2/launchTemplate:LaunchTemplate", "nodes-template", "lt-1", **template),
+            R(NODE_GROUP, "nodes", launchTemplate={"id": "lt-1", "version": "1"})]
+
+
 LIMITED_APP = [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R(QUOTA, **APP_QUOTA), R(LIMIT_RANGE, **APP_LIMITS)]
 
 # (rule, environment, compliant stack, violating stack, words in the violation)
@@ -85,6 +96,17 @@ CASES = [
       R("aws:eks/nodeGroup:NodeGroup", "nodes", subnetIds=["s-1"])],
      [R("aws:ec2/subnet:Subnet", "public-0", "s-2", tags={"tier": "public"}, mapPublicIpOnLaunch=False),
       R("aws:eks/nodeGroup:NodeGroup", "nodes", subnetIds=["s-2"])], "public subnet public-0"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE), [R(NODE_GROUP, "nodes")],
+     "has no launch template"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE),
+     NODES_FROM({**HARDENED_TEMPLATE, "metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 1}}),
+     "allows IMDSv1"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE),
+     NODES_FROM({**HARDENED_TEMPLATE, "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2}}),
+     "lets pods reach the node's metadata and role (hop limit 2, not 1)"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE),
+     NODES_FROM({**HARDENED_TEMPLATE, "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 50}}]}),
+     "does not encrypt every EBS volume"),
     ("k8s-namespace-default-deny", "staging",
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),

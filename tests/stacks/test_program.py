@@ -30,6 +30,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:kms/alias:Alias": 5,
         "aws:eks/cluster:Cluster": 1,
         "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
+        "aws:ec2/launchTemplate:LaunchTemplate": len(cfg.eks.node_groups),
         "aws:eks/addon:Addon": 4,
         "aws:rds/instance:Instance": 1,
         "aws:elasticache/replicationGroup:ReplicationGroup": 1,
