@@ -71,11 +71,13 @@ class Network(pulumi.ComponentResource):
             )
 
         nats = self._nat_gateways(public, depends_on=igw)
+        private_rts = []
         for i, subnet in enumerate(private):
             rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{i}", vpc_id=self.vpc.id,
                 tags=self._tags(f"{name}-private-{net.availability_zones[i]}"), opts=self._child,
             )
+            private_rts.append(rt)
             aws.ec2.Route(
                 f"{name}-private-default-{i}", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=nats[i % len(nats)].id, opts=self._child,
@@ -83,6 +85,14 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=self._child
             )
+
+        # S3 through a gateway endpoint: free, and image layers pulled from ECR (served from S3) no longer
+        # pay the NAT gateways' per-GB processing charge.
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3", vpc_id=self.vpc.id, service_name=f"com.amazonaws.{self._cfg.region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_rts],
+            tags=self._tags(f"{name}-s3"), opts=self._child,
+        )
 
         # Database subnets get a route table with no default route: data stores never reach the internet.
         db_rt = aws.ec2.RouteTable(

@@ -232,6 +232,13 @@ def _addon(r: Resource, t: PriceTable) -> tuple[float, str]:
     raise _Missing(f"no price for the EKS add-on {addon}")
 
 
+@_line
+def _vpc_endpoint(r: Resource, t: PriceTable) -> tuple[float, str]:
+    if r.props.get("vpcEndpointType") == "Gateway":
+        return 0.0, "gateway endpoint: no charge"
+    raise _Missing(f"no price for {r.props.get('vpcEndpointType', 'Interface')} VPC endpoints in {t.region}")
+
+
 _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
@@ -244,4 +251,5 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:eks/addon:Addon": _addon,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
 }

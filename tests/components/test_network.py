@@ -49,6 +49,14 @@ def test_database_subnets_have_no_route_out(build, staging_cfg):
     assert len(routes) == 1 + len(staging_cfg.network.availability_zones)
 
 
+def test_s3_traffic_from_the_private_subnets_skips_the_nat_gateways(build, prod_cfg):
+    plan = _network(build, prod_cfg)
+    endpoint = only(plan, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert endpoint["serviceName"] == "com.amazonaws.us-east-1.s3" and endpoint["vpcEndpointType"] == "Gateway"
+    private = {r.id for r in plan.by_type("aws:ec2/routeTable:RouteTable") if "-private-rt-" in r.name}
+    assert len(private) == 3 and set(endpoint["routeTableIds"]) == private  # not the database subnets
+
+
 def test_flow_logs_capture_everything_into_an_encrypted_group(build, staging_cfg):
     plan = _network(build, staging_cfg)
     flow = only(plan, "aws:ec2/flowLog:FlowLog")

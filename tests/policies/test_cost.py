@@ -80,3 +80,10 @@ def test_node_disks_are_priced_from_the_node_groups_launch_template(staging_plan
     table = load_prices("us-east-1")
     hourly, per_gb = table.get("ec2:t3.large").usd, table.get("ebs:gp3").usd
     assert nodes.monthly_usd == pytest.approx(2 * 730 * hourly + 2 * 50 * per_gb, abs=0.01)
+
+
+def test_gateway_endpoints_are_free_and_interface_endpoints_unknown_not_zero():
+    gateway = _r("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", vpcEndpointType="Gateway")
+    interface = _r("aws:ec2/vpcEndpoint:VpcEndpoint", "ecr", vpcEndpointType="Interface")
+    est = estimate("staging", "us-east-1", [gateway, interface])
+    assert est.total_usd == 0 and [u.resource_name for u in est.unknown] == ["ecr"]

@@ -26,6 +26,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:ec2/natGateway:NatGateway": nats,
         "aws:ec2/eip:Eip": nats,
         "aws:ec2/flowLog:FlowLog": 1,
+        "aws:ec2/vpcEndpoint:VpcEndpoint": 1,
         "aws:kms/key:Key": 5,
         "aws:kms/alias:Alias": 5,
         "aws:eks/cluster:Cluster": 1,
