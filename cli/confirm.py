@@ -8,8 +8,11 @@ import typer
 
 
 def interactive() -> bool:
-    """Whether someone can answer a prompt (tests replace this)."""
-    return sys.stdin.isatty()
+    """Whether someone can answer a prompt (tests replace this). No stdin at all (``<&-``) is no terminal."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # stdin closed
+        return False
 
 
 def approved(environment: str | None, question: str) -> bool:

@@ -37,7 +37,9 @@ def _shown(value: object) -> str:
 
 
 def _ship(stack, out: Console, env: str, settings: ReleaseSettings, message: str, previous: ReleaseSettings):
-    """Write the release settings into the stack file, then run up; undo the file if the update never started."""
+    """Write the release settings into the stack file, then run up. Unless the update succeeds (failed, refused
+    by a policy or a lock, interrupted), the file gets its previous settings back: it must hold what runs, or the
+    next `infra up` (CI on merge) would apply the release that did not make it."""
     from cli import stack_cmd
     from stacks import workspace
     from stacks.errors import OperationFailed
@@ -48,12 +50,11 @@ def _ship(stack, out: Console, env: str, settings: ReleaseSettings, message: str
     stack.set_release_settings(settings)
     try:
         result = stack_cmd.run_up(stack, out, env, packs, message)
-    except workspace.StackLocked:
+    except BaseException as exc:
         stack.set_release_settings(previous)
-        raise
-    except OperationFailed as exc:
-        exc.hint = (f"the update is recorded as a failed release; `infra rollback {env}` returns to the last good "
-                    "one")
+        if isinstance(exc, OperationFailed):
+            exc.hint = (f"the update is recorded as a failed release and Pulumi.{env}.yaml keeps the previous "
+                        f"settings; `infra rollback {env}` returns to the last good one")
         raise
     out.print(f"[dim]Pulumi.{env}.yaml now holds this release's settings: commit it, so that the next "
               f"`infra up {env}` (CI on merge) keeps it[/]")

@@ -376,6 +376,8 @@ class PulumiStack:
         values = {f"infra:release.{k}": v for k, v in settings.as_config().items() if v is not None}
         with self._translate("config set"):
             self._stack.set_all_config({k: ConfigValue(str(v)) for k, v in values.items()}, path=True)
+            if settings.image is None:  # no release yet (restoring after a first deploy that did not make it)
+                self._stack.remove_config("infra:release.image", path=True)  # a no-op when absent
 
     # plumbing
 

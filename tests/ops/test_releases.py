@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stacks import releases
-from stacks.errors import InvalidInput, OperationFailed
+from stacks.errors import Blocked, InvalidInput, OperationFailed
 from stacks.workspace import ReleaseSettings, StackLocked
 from tests.ops.conftest import IMAGE, one_error_line, plain_record, release_record
 
@@ -79,13 +79,39 @@ def test_deploy_prod_shows_the_diff_then_wants_the_name(infra, fake, terminal):
 
 
 def test_a_failed_deploy_is_recorded_as_failed_and_points_to_rollback(infra, fake):
+    before = ReleaseSettings(IMAGE.format("1.0.0"), 2, 2)
+    fake.settings = before
     fake.fail["up"] = OperationFailed("up on staging failed: Deployment app: ImagePullBackOff")
     result = infra("deploy", "staging", "--image", IMAGE.format("9.9.9"), "--yes")
     assert result.exit_code == 1
     assert one_error_line(result) == ("error: up on staging failed: Deployment app: ImagePullBackOff (the update is "
-                                      "recorded as a failed release; `infra rollback staging` returns to the last "
-                                      "good one)")
+                                      "recorded as a failed release and Pulumi.staging.yaml keeps the previous "
+                                      "settings; `infra rollback staging` returns to the last good one)")
     assert _recorded(fake).result == "failed"
+    assert fake.settings == before  # the next `infra up` (CI on merge) must not retry the failed release
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (Blocked("up on staging refused by policy infra-guardrails/workload-fits-quota: over quota"), 4),
+    (KeyboardInterrupt(), 130),  # Ctrl-C while the update runs
+])
+def test_a_refused_or_interrupted_deploy_leaves_the_stack_file_as_it_was(infra, fake, error, code):
+    before = ReleaseSettings(IMAGE.format("1.0.0"), 3, 2)
+    fake.settings = before
+    fake.fail["up"] = error
+    result = infra("deploy", "prod", "--image", IMAGE.format("1.1.0"), "--worker-replicas", "4", "--yes")
+    assert result.exit_code == code
+    assert fake.settings == before
+    assert fake.mutations()[-1] == "set_release_settings"
+
+
+def test_a_failed_rollback_leaves_the_stack_file_as_it_was(infra, fake):
+    fake.history_records = [release_record(2, "1.1.0"), release_record(1, "1.0.0")]
+    fake.settings = ReleaseSettings(IMAGE.format("1.1.0"), 2, 2)
+    fake.fail["up"] = OperationFailed("up on staging failed: timeout")
+    result = infra("rollback", "staging", "--yes")
+    assert result.exit_code == 1
+    assert fake.settings == ReleaseSettings(IMAGE.format("1.1.0"), 2, 2)
 
 
 def test_a_locked_stack_restores_the_file_and_is_exit_4(infra, fake):

@@ -35,6 +35,21 @@ def test_mutating_without_yes_and_without_a_terminal_refuses_before_anything(inf
     assert fake.opened == [] and fake.calls == []
 
 
+@pytest.mark.parametrize("stdin", [None, "closed"])
+def test_no_usable_stdin_is_not_a_terminal(monkeypatch, stdin):
+    """`infra up prod <&-` (stdin closed: Python's sys.stdin is None) refuses like a pipe, not with a traceback."""
+    import io
+    import sys
+
+    from cli.confirm import interactive
+
+    if stdin == "closed":
+        stdin = io.StringIO()
+        stdin.close()
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert interactive() is False
+
+
 def test_up_staging_previews_then_asks(infra, fake, terminal):
     result = infra("up", "staging", input="y\n")
     assert result.exit_code == 0, result.output

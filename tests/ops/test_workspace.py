@@ -129,6 +129,9 @@ class _StubStack:
     def set_all_config(self, config, *, path=False):
         self.calls.append(("set_all_config", {"config": config, "path": path}))
 
+    def remove_config(self, key, *, path=False):
+        self.calls.append(("remove_config", {"key": key, "path": path}))
+
 
 def _adapter(stub):
     stack = object.__new__(workspace.PulumiStack)
@@ -175,6 +178,16 @@ def test_adapter_writes_structured_release_keys():
     assert {k: v.value for k, v in call["config"].items()} == {
         "infra:release.image": "reg.example.com/app:1.0.0", "infra:release.appReplicas": "3",
         "infra:release.workerReplicas": "2"}
+
+
+def test_adapter_removes_the_image_when_restoring_settings_that_had_none():
+    """A first deploy that fails restores "no image yet": the key itself must go, not stay at the new image."""
+    stub = _StubStack()
+    _adapter(stub).set_release_settings(ReleaseSettings(None, 2, 2))
+    assert ("remove_config", {"key": "infra:release.image", "path": True}) in stub.calls
+    [written] = [call["config"] for name, call in stub.calls if name == "set_all_config"]
+    assert {k: v.value for k, v in written.items()} == {"infra:release.appReplicas": "2",
+                                                          "infra:release.workerReplicas": "2"}
 
 
 # --- integration: a real pulumi CLI, a tiny program, a local backend -------------------------------------------
