@@ -466,7 +466,12 @@ def _pulumi_error(exc: BaseException) -> str:
     """The line of a pulumi CLI failure that says what went wrong (CommandError carries code/stdout/stderr)."""
     text = str(exc.args[0]) if exc.args else ""
     lines = [re.sub(r"^(code|stdout|stderr):\s*", "", _strip_color(line).strip()) for line in text.splitlines()]
-    for line in lines:
-        if line.lower().startswith("error:"):
-            return line[len("error:"):].strip()
+    errors = [line[len("error:"):].strip() for line in lines if line.lower().startswith("error:")]
+    # The stack's own "update failed" often comes first in the diagnostics; the cause is a resource's error.
+    specific = [e for e in errors if not _GENERIC_FAILURE.fullmatch(e)]
+    if errors:
+        return (specific or errors)[0]
     return next((line for line in lines if line and not line.isdigit()), type(exc).__name__)
+
+
+_GENERIC_FAILURE = re.compile(r"(update|preview|refresh|destroy) failed", re.IGNORECASE)

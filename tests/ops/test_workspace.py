@@ -170,6 +170,17 @@ def test_adapter_translates_failures():
             policy_packs=["p"], on_event=lambda e: None)
 
 
+def test_the_error_line_names_the_cause_not_the_generic_update_failed():
+    stdout = ("Updating (staging)\n\nDiagnostics:\n  pulumi:pulumi:Stack (infra-staging):\n    error: update failed\n\n"
+              "  aws:ec2:Vpc (infra-staging-vpc):\n    error: creating EC2 VPC: UnauthorizedOperation\n")
+    failure = auto.CommandError(auto.CommandResult(stdout=stdout, stderr="", code=255))
+    with pytest.raises(OperationFailed, match="^up on staging failed: creating EC2 VPC: UnauthorizedOperation$"):
+        _adapter(_StubStack(failure)).up(message="m", policy_packs=[], on_event=lambda e: None)
+    only_generic = auto.CommandError(auto.CommandResult(stdout="", stderr="error: update failed\n", code=255))
+    with pytest.raises(OperationFailed, match="^up on staging failed: update failed$"):
+        _adapter(_StubStack(only_generic)).up(message="m", policy_packs=[], on_event=lambda e: None)
+
+
 def test_adapter_writes_structured_release_keys():
     stub = _StubStack()
     _adapter(stub).set_release_settings(ReleaseSettings("reg.example.com/app:1.0.0", 3, 2))
