@@ -168,7 +168,7 @@ def preview(env: EnvArg) -> None:
     from stacks.project import project_dir
 
     _validated(env)
-    stack = workspace.open_stack(env, cloud=True)
+    stack = workspace.open_stack(env, cloud=True, create=True)
     out = console()
     packs = workspace.policy_packs(project_dir())
     policy_note(out, packs)
@@ -188,7 +188,7 @@ def up(env: EnvArg, yes: YesOpt = False, override_budget: OverrideBudgetOpt = No
 
     cfg = _validated(env)
     require_confirmable(env, yes)
-    stack = workspace.open_stack(env, cloud=True)  # prerequisites first: a missing CLI is the first thing to fix
+    stack = workspace.open_stack(env, cloud=True, create=True)  # prerequisites first: a missing CLI comes first
     spend.enforce(cfg, action=f"infra up {env}", override_reason=override_budget)
     out = console()
     project = project_dir()
@@ -273,8 +273,10 @@ def outputs(
     from stacks.config import check_environment
 
     check_environment(env)
-    values = workspace.open_stack(env, cloud=False).outputs()
-    shown = {k: (v.value if show_secrets or not v.secret else "[secret]") for k, v in sorted(values.items())}
+    values = workspace.open_stack(env, cloud=False).outputs(show_secrets=show_secrets)
+    # An output holding a secret anywhere inside is hidden whole.
+    shown = {k: (v.value if show_secrets or not v.secret else workspace.SECRET_SENTINEL)
+             for k, v in sorted(values.items())}
     if as_json:
         typer.echo(json.dumps(shown, indent=2, sort_keys=True))
         return

@@ -131,7 +131,7 @@ class StackOperations(Protocol):
 
     def destroy(self, *, on_event: OnEvent) -> OperationResult: ...
 
-    def outputs(self) -> dict[str, OutputValue]: ...
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, OutputValue]: ...
 
     def history(self) -> list[UpdateRecord]: ...
 
@@ -285,10 +285,12 @@ def deletion_protected(path: Path) -> bool:
 # --- the Automation API implementation -----------------------------------------------------------------
 
 
-def open_stack(env: str, *, cloud: bool) -> StackOperations:
-    """Select (creating on first use) the environment's stack; ``cloud``: the operation calls AWS.
+def open_stack(env: str, *, cloud: bool, create: bool = False) -> StackOperations:
+    """Select the environment's stack; ``cloud``: the operation calls AWS; ``create``: create it on first use.
 
-    Raises MissingPrerequisite (exit 3) for a missing CLI, credentials, or an unreachable backend.
+    Only preview and up create: reading outputs or history, or deploying, on an environment that was never
+    created must say so rather than register an empty stack (and write an encryption salt) as a side effect.
+    Raises MissingPrerequisite (exit 3) for a missing CLI, credentials, stack, or an unreachable backend.
     """
     from stacks.config import check_environment
     from stacks.project import project_dir
@@ -299,13 +301,14 @@ def open_stack(env: str, *, cloud: bool) -> StackOperations:
     pulumi_path = require_pulumi(env)
     if cloud or settings.needs_aws:
         require_aws_credentials(env)
-    return PulumiStack(env, project, settings, pulumi_path)
+    return PulumiStack(env, project, settings, pulumi_path, create=create)
 
 
 class PulumiStack:
     """``StackOperations`` over a LocalWorkspace on the project directory."""
 
-    def __init__(self, environment: str, project: Path, settings: BackendSettings, pulumi_path: str) -> None:
+    def __init__(self, environment: str, project: Path, settings: BackendSettings, pulumi_path: str,
+                 *, create: bool = False) -> None:
         from pulumi import automation as auto
 
         self.environment = environment
@@ -321,7 +324,13 @@ class PulumiStack:
                 work_dir=str(project), env_vars=settings.env, secrets_provider=settings.secrets_provider,
                 pulumi_command=command,
             )
-            self._stack = auto.create_or_select_stack(stack_name=environment, work_dir=str(project), opts=opts)
+            choose = auto.create_or_select_stack if create else auto.select_stack
+            self._stack = choose(stack_name=environment, work_dir=str(project), opts=opts)
+        except auto.StackNotFoundError:
+            raise MissingPrerequisite(
+                f"{environment} has not been created yet: no stack {environment} in {settings.url}",
+                hint=f"create it with `infra up {environment}`; `infra preview {environment}` shows what that would do",
+            ) from None
         except (auto.CommandError, OSError, subprocess.SubprocessError) as exc:
             raise MissingPrerequisite(
                 f"state backend {settings.url} unreachable: {_pulumi_error(exc)}",
@@ -351,10 +360,20 @@ class PulumiStack:
             result = self._stack.destroy(on_event=handler, color="never", suppress_outputs=True)
         return OperationResult(changes=_op_map(result.summary.resource_changes), version=result.summary.version)
 
-    def outputs(self) -> dict[str, OutputValue]:
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, OutputValue]:
+        # Not Stack.outputs(): it always reads every value in clear and flags only top-level secrets, so a
+        # secret nested in an object would pass as plain. The CLI's masked document marks secrets at any
+        # depth; clear text is read only when asked for.
         with self._translate("outputs"):
-            raw = self._stack.outputs()
-        return {k: OutputValue(v.value, bool(v.secret)) for k, v in raw.items()}
+            masked = self._output_document(show_secrets=False)
+            clear = self._output_document(show_secrets=True) if show_secrets else masked
+        return {k: OutputValue(clear.get(k), _holds_secret(v)) for k, v in masked.items()}
+
+    def _output_document(self, *, show_secrets: bool) -> dict[str, Any]:
+        ws = self._stack.workspace
+        args = ["stack", "output", "--json", "--stack", self._stack.name, *(["--show-secrets"] if show_secrets else [])]
+        env = {**({"PULUMI_HOME": ws.pulumi_home} if ws.pulumi_home else {}), **ws.env_vars}
+        return json.loads(ws.pulumi_command.run(args, ws.work_dir, env).stdout or "{}")
 
     def history(self) -> list[UpdateRecord]:
         with self._translate("history"):
@@ -441,6 +460,17 @@ def convert_event(event: Any) -> StackEvent | None:
         return PolicyViolation(pol.policy_pack_name, pol.policy_name, pol.enforcement_level,
                                _strip_color(pol.message).strip(), pol.resource_urn)
     return None
+
+
+SECRET_SENTINEL = "[secret]"  # what `pulumi stack output --json` prints in place of a secret, at any depth
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return value == SECRET_SENTINEL
 
 
 def _op(op: Any) -> str:

@@ -59,6 +59,7 @@ class FakeStack:
     fail: dict[str, Exception] = field(default_factory=dict)  # operation -> error to raise
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     opened: list[tuple[str, bool]] = field(default_factory=list)
+    creating: list[bool] = field(default_factory=list)  # open_stack(create=...) per open
     events: list[Any] = field(default_factory=lambda: [
         ResourceStep("create", DEPLOYMENT_URN, "kubernetes:apps/v1:Deployment", "start"),
         ResourceStep("create", DEPLOYMENT_URN, "kubernetes:apps/v1:Deployment", "done"),
@@ -106,8 +107,8 @@ class FakeStack:
         self._call("destroy", on_event)
         return OperationResult(changes={"delete": 93}, version=self._record("destroy", "", "succeeded"))
 
-    def outputs(self):
-        self._call("outputs")
+    def outputs(self, *, show_secrets=False):
+        self._call("outputs", show_secrets=show_secrets)
         return dict(self.output_values)
 
     def history(self):
@@ -127,9 +128,10 @@ class FakeStack:
 def fake(monkeypatch) -> FakeStack:
     stack = FakeStack()
 
-    def open_stack(env: str, *, cloud: bool) -> FakeStack:
+    def open_stack(env: str, *, cloud: bool, create: bool = False) -> FakeStack:
         stack.environment = env
         stack.opened.append((env, cloud))
+        stack.creating.append(create)
         return stack
 
     monkeypatch.setattr(workspace, "open_stack", open_stack)

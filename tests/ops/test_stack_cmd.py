@@ -177,7 +177,14 @@ def test_outputs_hide_secrets_unless_asked(infra, fake):
     assert doc == {"cluster_name": "infra-staging-eks", "database_port": 5432, "kubeconfig": "[secret]"}
     shown = json.loads(infra("outputs", "staging", "--json", "--show-secrets").stdout)
     assert shown["kubeconfig"] == '{"apiVersion": "v1"}'
+    assert [c[1]["show_secrets"] for c in fake.calls if c[0] == "outputs"] == [False, False, True]
     assert fake.mutations() == []
+
+
+def test_an_output_with_a_secret_inside_is_hidden_whole(infra, fake):
+    fake.output_values = {"database": OutputValue({"host": "db.internal", "password": "[secret]"}, True)}
+    doc = json.loads(infra("outputs", "staging", "--json").stdout)
+    assert doc == {"database": "[secret]"}
 
 
 def test_history_lists_updates_newest_first(infra, fake):
@@ -189,6 +196,20 @@ def test_history_lists_updates_newest_first(infra, fake):
     assert out.index("infra up: commit=bad") < out.index("refresh") < out.rindex("infra up")
     assert "failed" in out and "42s" in out and "92 unchanged" in out
     assert fake.opened == [("staging", False)] and fake.mutations() == []
+
+
+def test_only_preview_and_up_may_create_the_stack(infra, fake):
+    """Reading outputs or history, deploying or destroying an environment that was never created must not
+    register an empty stack as a side effect."""
+    commands = {("preview", "staging"): True, ("up", "staging", "--yes"): True,
+                ("outputs", "staging"): False, ("history", "staging"): False, ("releases", "staging"): False,
+                ("refresh", "staging", "--yes"): False, ("destroy", "staging", "--yes"): False,
+                ("deploy", "staging", "--image", "reg.example.com/app:1.0.0", "--yes"): False}
+    for args, creates in commands.items():
+        before = len(fake.creating)
+        result = infra(*args)
+        assert result.exit_code == 0, (args, result.output)
+        assert fake.creating[before:] == [creates], args
 
 
 # --- prerequisites: the real open_stack --------------------------------------------------------------------
@@ -249,9 +270,32 @@ def test_unreachable_backend_is_exit_3(infra, real_open, monkeypatch):
 
     monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
     monkeypatch.setattr(auto, "PulumiCommand", lambda **kwargs: object())
-    monkeypatch.setattr(auto, "create_or_select_stack", unreachable)
+    monkeypatch.setattr(auto, "select_stack", unreachable)
     result = infra("history", "staging")
     assert result.exit_code == 3
     line = one_error_line(result)
     assert f"state backend file://{real_open}/.pulumi-state unreachable: failed to load checkpoint" in line
     assert "`infra plan staging` works offline" in line
+
+
+def test_a_stack_never_created_is_exit_3_and_is_not_created(infra, real_open, monkeypatch):
+    from pulumi import automation as auto
+
+    selected, created = [], []
+
+    def select_stack(**kwargs):
+        selected.append(kwargs["stack_name"])
+        raise auto.StackNotFoundError(auto.CommandResult(
+            stdout="", stderr="error: no stack named 'staging' found\n", code=255))
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    monkeypatch.setattr(auto, "PulumiCommand", lambda **kwargs: object())
+    monkeypatch.setattr(auto, "select_stack", select_stack)
+    monkeypatch.setattr(auto, "create_or_select_stack", lambda **kwargs: created.append(kwargs["stack_name"]))
+    for args in (["outputs", "staging"], ["history", "staging"], ["releases", "staging"]):
+        result = infra(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert one_error_line(result) == (
+            f"error: staging has not been created yet: no stack staging in file://{real_open}/.pulumi-state "
+            "(create it with `infra up staging`; `infra preview staging` shows what that would do)")
+    assert selected == ["staging"] * 3 and created == []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -201,6 +202,47 @@ def test_adapter_removes_the_image_when_restoring_settings_that_had_none():
                                                           "infra:release.workerReplicas": "2"}
 
 
+class _OutputCommand:
+    """Stands in for the pulumi CLI's `stack output --json`: masked unless --show-secrets."""
+
+    CLEAR = {"cluster_name": "infra-staging-eks", "kubeconfig": "{apiVersion: v1}",
+             "database": {"host": "db.internal", "password": "hunter2"}, "subnets": ["a", "b"]}
+    MASKED = {"cluster_name": "infra-staging-eks", "kubeconfig": "[secret]",
+              "database": {"host": "db.internal", "password": "[secret]"}, "subnets": ["a", "b"]}
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, args, cwd, env):
+        self.calls.append((args, cwd, env))
+        doc = self.CLEAR if "--show-secrets" in args else self.MASKED
+        return auto.CommandResult(stdout=json.dumps(doc), stderr="", code=0)
+
+
+def _outputs_adapter():
+    command = _OutputCommand()
+    stub = _StubStack()
+    stub.name = "staging"
+    stub.workspace = SimpleNamespace(pulumi_home=None, env_vars={"PULUMI_CONFIG_PASSPHRASE_FILE": "/p"},
+                                     work_dir="/project", pulumi_command=command)
+    return _adapter(stub), command
+
+
+def test_outputs_read_only_the_masked_document_unless_secrets_are_asked_for():
+    adapter, command = _outputs_adapter()
+    values = adapter.outputs()
+    [(args, cwd, env)] = command.calls  # the clear-text document is never read
+    assert args == ["stack", "output", "--json", "--stack", "staging"] and cwd == "/project"
+    assert env == {"PULUMI_CONFIG_PASSPHRASE_FILE": "/p"}
+    assert {k: v.secret for k, v in values.items()} == {
+        "cluster_name": False, "kubeconfig": True, "database": True, "subnets": False}  # nested secret found
+    assert "hunter2" not in json.dumps({k: v.value for k, v in values.items()})
+    adapter, command = _outputs_adapter()
+    values = adapter.outputs(show_secrets=True)
+    assert values["database"].value["password"] == "hunter2" and values["database"].secret
+    assert command.calls[-1][0][-1] == "--show-secrets"
+
+
 # --- integration: a real pulumi CLI, a tiny program, a local backend -------------------------------------------
 
 PULUMI = workspace.find_pulumi()
@@ -223,6 +265,7 @@ def test_tiny_stack_on_a_local_backend(tmp_path, monkeypatch):
         cfg = pulumi.Config("infra").get_object("release") or {}
         pulumi.export("image", cfg.get("image"))
         pulumi.export("token", pulumi.Output.secret("s3cr3t"))
+        pulumi.export("db", {"host": "db.internal", "password": pulumi.Output.secret("hunter2")})
         """))
     (project / "Pulumi.staging.yaml").write_text("config:\n  infra:release:\n    appReplicas: 2\n")
     monkeypatch.setenv("INFRA_PROJECT_DIR", str(project))
@@ -231,7 +274,7 @@ def test_tiny_stack_on_a_local_backend(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
     settings = workspace.backend_settings(project)
-    stack = workspace.PulumiStack("staging", project, settings, PULUMI)
+    stack = workspace.PulumiStack("staging", project, settings, PULUMI, create=True)
     wanted = ReleaseSettings("reg.example.com/app:1.0.0", 2, 2)
     stack.set_release_settings(wanted)
     assert stack.release_settings() == wanted
@@ -240,6 +283,7 @@ def test_tiny_stack_on_a_local_backend(tmp_path, monkeypatch):
     assert result.version == 1 and result.changes.get("create") == 1  # the stack resource itself
     outputs = stack.outputs()
     assert outputs["image"].value == "reg.example.com/app:1.0.0" and outputs["token"].secret
+    assert outputs["db"].secret and "hunter2" not in str(outputs["db"].value)  # a nested secret stays masked
     [release] = releases.releases(stack.history())
     assert release.ok and release.settings == wanted and release.commit == "abc"
     assert os.path.isdir(project / ".pulumi-state")
