@@ -12,6 +12,7 @@ from rich.text import Text
 from stacks.offline import STACK_TYPE, Plan, PlannedResource
 
 DOCUMENT_VERSION = 1
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 # The settings an SRE reviews first, per resource type (engine property names).
 KEY_SETTINGS: dict[str, list[str]] = {
@@ -37,7 +38,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ipProtocol", "fromPort", "toPort"],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["policyArn"],
     "kubernetes:core/v1:Namespace": ["metadata.name"],
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": ["metadata.namespace", "spec.policyTypes"],
+    NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (_flows)
     "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
     "kubernetes:core/v1:LimitRange": ["metadata.namespace"],
 }
@@ -75,8 +76,39 @@ def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+def _flows(inputs: dict[str, Any]) -> list[str]:
+    """A NetworkPolicy's allowed flows in words: what a reviewer checks first."""
+    spec = inputs.get("spec") or {}
+    lines = []
+    for direction, peers_key, word in (("egress", "to", "to"), ("ingress", "from", "from")):
+        for rule in spec.get(direction) or []:
+            peers = ", ".join(_peer(p) for p in rule.get(peers_key) or []) or "anywhere"
+            ports = ",".join(f"{p.get('port', 'any')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports") or [])
+            lines.append(f"{direction} {word} {peers} on {ports or 'any port'}")
+    return lines
+
+
+def _peer(peer: dict[str, Any]) -> str:
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        excepted = block.get("except") or []
+        return block.get("cidr", "?") + (f" except {len(excepted)} private ranges" if excepted else "")
+    parts = []
+    if "namespaceSelector" in peer:
+        labels = (peer["namespaceSelector"] or {}).get("matchLabels") or {}
+        parts.append(f"namespace {labels.get('kubernetes.io/metadata.name', 'any')}")
+    if "podSelector" in peer:
+        labels = (peer["podSelector"] or {}).get("matchLabels") or {}
+        parts.append("pods " + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else
+                     "all pods" if parts else "pods of this namespace")
+    return " ".join(parts) or "anywhere"
+
+
 def _settings(resource: PlannedResource) -> str:
     shown = ["protected (no delete or replace)"] if resource.protect else []
+    if resource.type == NETWORK_POLICY:
+        types = (resource.inputs.get("spec") or {}).get("policyTypes") or []
+        shown += _flows(resource.inputs) or [f"denies all {' and '.join(t.lower() for t in types)}"]
     for key in KEY_SETTINGS.get(resource.type, []):
         value = _lookup(resource.inputs, key)
         if value is None:

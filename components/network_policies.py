@@ -6,6 +6,7 @@ here is dropped, in both directions.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,8 @@ from stacks.config import EnvironmentConfig
 meta = k8s.meta.v1
 net = k8s.networking.v1
 NS_LABEL = "kubernetes.io/metadata.name"
+HTTPS_PORT = 443
+NON_PUBLIC = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,17 @@ class NetworkPolicies(pulumi.ComponentResource):
                 to=_cidrs(datastores), ports=[_port(POSTGRES_PORT), _port(REDIS_PORT)],
             )])
 
+        # Public HTTPS only: the VPC, the other private ranges and link-local (the instance metadata
+        # service, whose node role pods must not borrow) stay behind the default deny.
+        public_https = net.NetworkPolicyEgressRuleArgs(
+            to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(
+                cidr="0.0.0.0/0", except_=not_public(cfg.network.cidr)))],
+            ports=[_port(HTTPS_PORT)],
+        )
+        roles = {"app": app, "workers": workers}
+        for role in dict.fromkeys(kc.https_egress):
+            self._policy(roles[role], "allow-public-https", egress=[public_https])
+
         self._policy(app, "allow-from-load-balancer", ingress=[net.NetworkPolicyIngressRuleArgs(
             from_=_cidrs(load_balancers), ports=[_port(kc.app_port)],
         )])
@@ -110,6 +124,16 @@ class NetworkPolicies(pulumi.ComponentResource):
             ),
             opts=self._opts[namespace],
         )
+
+
+def not_public(vpc_cidr: str) -> list[str]:
+    """The IPv4 ranges that are not the public internet: RFC 1918, carrier-grade NAT, link-local, and the
+    VPC itself when it lies outside those."""
+    ranges = [ipaddress.ip_network(c) for c in NON_PUBLIC]
+    vpc = ipaddress.ip_network(vpc_cidr)
+    if not any(vpc.subnet_of(r) for r in ranges):
+        ranges.append(vpc)
+    return [str(r) for r in ranges]
 
 
 def _ns(name: str) -> meta.LabelSelectorArgs:

@@ -190,6 +190,12 @@ class KubernetesConfig(_Model):
     app_port: int = Field(default=8080, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     quotas: QuotasConfig = Field(default_factory=QuotasConfig)
+    # LLM provider APIs and AWS APIs (Secrets Manager, STS for IRSA) are public HTTPS endpoints.
+    https_egress: list[Literal["app", "workers"]] = Field(
+        default_factory=lambda: ["app", "workers"],
+        description="namespaces whose pods may open HTTPS (443) to public addresses; private ranges and "
+                    "the instance metadata address stay blocked",
+    )
 
 
 INSTANCE_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from policies.framework import Context, Enforcement, Resource, Rule
@@ -9,6 +10,7 @@ from policies.framework import Context, Enforcement, Resource, Rule
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -88,6 +90,46 @@ def _default_deny(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             yield ns, f"namespace {name} has no default-deny NetworkPolicy for ingress and egress"
 
 
+METADATA = ipaddress.ip_network("169.254.169.254/32")
+
+
+def _egress_scoped(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    vpcs = [ipaddress.ip_network(v.props["cidrBlock"]) for v in ctx.of_type(VPC) if v.props.get("cidrBlock")]
+    for policy in ctx.of_type(NETWORK_POLICY):
+        meta, spec = policy.props.get("metadata") or {}, policy.props.get("spec") or {}
+        where = f"{meta.get('namespace') or 'default'}/{meta.get('name') or policy.name}"
+        for rule in spec.get("egress") or []:
+            peers = rule.get("to") or []
+            if not peers:
+                yield policy, f"{where} allows egress to anywhere, the VPC and the metadata service included"
+                continue
+            for block in (p["ipBlock"] for p in peers if p.get("ipBlock")):
+                try:
+                    cidr = ipaddress.ip_network(block.get("cidr", ""), strict=False)
+                    excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+                except ValueError as exc:
+                    yield policy, f"{where} has an unreadable ipBlock: {exc}"
+                    continue
+                yield from ((policy, f"{where} {problem}") for problem in _open_block(cidr, excepted, vpcs, rule))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network], rule: dict) -> Iterator[str]:
+    def reaches(network: Network) -> bool:
+        return (cidr.version == network.version and network.subnet_of(cidr)
+                and not any(e.version == network.version and network.subnet_of(e) for e in excepted))
+
+    if reaches(METADATA):
+        yield "lets pods reach the instance metadata service (169.254.169.254): except 169.254.0.0/16"
+    for vpc in vpcs:
+        if cidr.prefixlen < vpc.prefixlen and reaches(vpc):
+            yield f"opens {cidr} without excepting the VPC ({vpc}): it bypasses the datastore allows"
+    if cidr.prefixlen == 0 and not rule.get("ports"):
+        yield f"allows egress to {cidr} on every port: name the ports (443 for HTTPS)"
+
+
 RULES = [
     Rule("eks-secrets-encryption", "EKS envelope-encrypts Kubernetes secrets with KMS", Enforcement.MANDATORY,
          "set encryption_config with resources=['secrets'] and a customer-managed key", "CKV_AWS_58",
@@ -104,6 +146,10 @@ RULES = [
          "limit 1", Enforcement.MANDATORY, "give the node group a launch template: encrypted=true on its EBS "
          "volumes, metadata_options http_tokens='required', http_put_response_hop_limit=1",
          "CKV_AWS_79, CKV_AWS_341", stack_check=_nodes_hardened),
+    Rule("k8s-egress-scoped", "Pod egress to the internet names its ports and never reaches the VPC or the "
+         "instance metadata service", Enforcement.MANDATORY,
+         "give the egress rule ports and an ipBlock whose except lists the private ranges and 169.254.0.0/16",
+         None, stack_check=_egress_scoped),
     Rule("k8s-namespace-default-deny", "Every application namespace has a default-deny NetworkPolicy",
          Enforcement.MANDATORY, "add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress]",
          None, stack_check=_default_deny),

@@ -34,6 +34,9 @@ def test_plan_shows_every_component_and_its_key_settings(infra, staging_plan):
         assert component in out
     assert "multiAz=True" in out and "storageEncrypted=True" in out
     assert "transitEncryptionEnabled=True" in out
+    # network policies in words: what each namespace may reach
+    assert "denies all ingress and egress" in out and "to namespace temporal on 7233/TCP" in out
+    assert "except 5 private ranges on 443/TCP" in out
 
 
 def test_json_document_is_versioned_and_complete(infra, staging_plan):

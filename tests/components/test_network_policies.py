@@ -52,3 +52,27 @@ def test_only_the_app_takes_traffic_from_the_load_balancer(build_k8s, staging_cf
     ingress_policies = {k for k, spec in policies.items() if spec.get("ingress")}
     assert ingress_policies == {("app", "allow-from-load-balancer"), ("temporal", "allow-clients"),
                                 ("temporal", "allow-within-namespace")}
+
+
+def test_app_and_workers_reach_public_https_but_not_private_ranges_or_metadata(build_k8s, staging_cfg):
+    policies, _ = _policies(build_k8s, staging_cfg)
+    for ns in ("app", "workers"):
+        [rule] = policies[(ns, "allow-public-https")]["egress"]
+        assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+        [peer] = rule["to"]
+        assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(peer["ipBlock"]["except"])
+    assert ("temporal", "allow-public-https") not in policies
+
+
+def test_https_egress_is_per_namespace_and_a_vpc_outside_rfc1918_is_excepted(build_k8s, staging_cfg):
+    network = staging_cfg.network.model_copy(update={"cidr": "100.127.0.0/16"})
+    kubernetes = staging_cfg.kubernetes.model_copy(update={"https_egress": ["workers"]})
+    cfg = staging_cfg.model_copy(update={"kubernetes": kubernetes, "network": network})
+    policies, _ = _policies(build_k8s, cfg)
+    assert ("app", "allow-public-https") not in policies
+    [rule] = policies[("workers", "allow-public-https")]["egress"]
+    assert "100.64.0.0/10" in rule["to"][0]["ipBlock"]["except"]  # covers 100.127.0.0/16: not added twice
+    from components.network_policies import not_public
+
+    assert not_public("198.18.0.0/16")[-1] == "198.18.0.0/16"

@@ -38,6 +38,17 @@ APP_LIMITS = {"metadata": {"name": "container-defaults", "namespace": "app"},
               "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}]}}
 
 
+VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", cidrBlock="10.20.0.0/16")
+PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"]}}],
+                "ports": [{"port": 443, "protocol": "TCP"}]}
+
+
+def egress(rule: dict) -> Resource:
+    return R("kubernetes:networking.k8s.io/v1:NetworkPolicy", "np",
+             metadata={"name": "allow-public-https", "namespace": "app"},
+             spec={"podSelector": {}, "policyTypes": ["Egress"], "egress": [rule]})
+
+
 def deployment(replicas: int, limits: dict | None, surge: object = 1, **strategy) -> Resource:
     resources = {"limits": limits} if limits else {}
     return R(DEPLOYMENT, "app", metadata={"name": "app", "namespace": "app"}, spec={
@@ -112,6 +123,16 @@ CASES = [
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),
       R("kubernetes:networking.k8s.io/v1:NetworkPolicy",
         **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
+     [VPC_10_20, egress({**PUBLIC_HTTPS, "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]})],
+     "app/allow-public-https lets pods reach the instance metadata service"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
+     [VPC_10_20, egress({**PUBLIC_HTTPS, "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}]})],
+     "opens 0.0.0.0/0 without excepting the VPC (10.20.0.0/16)"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
+     [VPC_10_20, egress({"to": PUBLIC_HTTPS["to"]})], "allows egress to 0.0.0.0/0 on every port"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress({"to": [{"ipBlock": {"cidr": "10.20.128.0/24"}}]})],
+     [VPC_10_20, egress({"ports": [{"port": 443}]})], "allows egress to anywhere"),
     ("k8s-namespace-quota", "staging", LIMITED_APP, LIMITED_APP[:1] + LIMITED_APP[2:],
      "namespace app has no ResourceQuota capping limits.cpu, limits.memory, pods"),
     ("k8s-namespace-quota", "staging", LIMITED_APP,

@@ -40,7 +40,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "kubernetes:core/v1:Namespace": 3,
         # per namespace: default deny + DNS; app & workers: temporal + datastores; app: LB;
         # temporal: clients, within-namespace, postgres
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * 2 + 2 * 2 + 1 + 3,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * 2 + 2 * 2 + 1 + 3 + len(set(cfg.kubernetes.https_egress)),
         "infra:aws:Network": 1,
         "infra:aws:EncryptionKeys": 1,
         "infra:aws:EksCluster": 1,
@@ -143,7 +143,7 @@ def test_kubernetes_objects_match_the_api_schemas(env, request):
     cfg = request.getfixturevalue(f"{env}_cfg")
     plan = request.getfixturevalue(f"{env}_plan")
     objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
-    assert len(objects) == 17 + 6  # namespaces and network policies; quotas and limit ranges
+    assert len(objects) == 19 + 6  # namespaces and network policies; quotas and limit ranges
     for r in objects:
         manifest = {k: r.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in r.inputs}
         kubernetes_validate.validate(manifest, f"{cfg.eks.version}.0", strict=True)
