@@ -4,12 +4,15 @@ inside the commands that need them, so ``infra --help`` starts fast."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: not the click package's
 from typer.core import TyperGroup
 
 from cli import cost_cmd, doctor_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd
-from stacks.errors import InfraError
+from stacks.errors import ExitCode, InfraError
 
 EXIT_CODES_HELP = (
     "**Exit codes:**\n\n"
@@ -24,14 +27,34 @@ EXIT_CODES_HELP = (
 class _ErrorBoundary(TyperGroup):
     """The one place where an expected error becomes one line on stderr and its exit code."""
 
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except InfraError as exc:
-            from cli.output import error_line
+    def make_context(self, *args, **kwargs):
+        with _one_line_usage_errors("infra"):  # `infra --bogus`: raised before invoke
+            return super().make_context(*args, **kwargs)
 
+    def invoke(self, ctx):
+        from cli.output import error_line
+
+        try:
+            with _one_line_usage_errors(ctx.command_path):
+                return super().invoke(ctx)
+        except InfraError as exc:
             error_line(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
+
+
+@contextmanager
+def _one_line_usage_errors(command_path: str) -> Iterator[None]:
+    """Click renders a usage error as a usage line plus a boxed message: make it one line like every other."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # `infra` or `infra policy` alone: Typer prints the help
+    except UsageError as exc:
+        from cli.output import error_line
+
+        command = exc.ctx.command_path if exc.ctx else command_path
+        error_line(f"{exc.format_message().rstrip('.')} (see `{command} --help`)")
+        raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
 
 
 app = typer.Typer(

@@ -77,6 +77,12 @@ BAD = [
     (["plan", "../prod"], "unknown environment '../prod'"),
     (["plan", ""], "the environment name is empty"),
     (["plan", "staging", "--config", "/nonexistent/Pulumi.staging.yaml"], "config file not found"),
+    # usage errors too: one line naming the help to read, not click's usage block and boxed message
+    (["plan"], "Missing argument 'env' (see `infra plan --help`)"),
+    (["plna", "staging"], "No such command 'plna'. Did you mean 'plan'? (see `infra --help`)"),
+    (["--bogus"], "No such option: --bogus (see `infra --help`)"),
+    (["policy", "chek", "plan.json"], "Did you mean 'check'? (see `infra policy --help`)"),
+    (["cost", "report", "staging", "--days", "x"], "Invalid value for '--days'"),
 ]
 
 
