@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from runbooks.engine import Run, Runbook, RunInputs, Step, StepResult, StepStatus
+from runbooks.lease import ClusterLease
 from runbooks.targets import ENGINES, TargetRef
 from runbooks.targets.base import Target
 from runbooks.targets.kubernetes import api_call, default_api_client
@@ -31,7 +32,7 @@ class WorkerDeployments(Target):
 
         self.namespace = namespace
         self.ref = f"k8s-namespace://{namespace}"
-        api_client = api_client or default_api_client()
+        self._api_client = api_client = api_client or default_api_client()
         self._apps, self._core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
         self._poll = poll or POLL
 
@@ -41,6 +42,10 @@ class WorkerDeployments(Target):
 
     def ensure_exists(self) -> None:
         self._call("read", self._core.read_namespace, self.namespace)
+
+    def cluster_lease(self, *, runbook: str, duration_seconds: float) -> ClusterLease:
+        return ClusterLease(self._api_client, self.namespace, self.ref, runbook=runbook,
+                            duration_seconds=duration_seconds)
 
     def replicas(self) -> dict[str, tuple[int, int]]:
         """name -> (desired replicas, pods still running)."""

@@ -1,18 +1,21 @@
 """The runbook engine: run a runbook's steps in order, safely, and leave a record.
 
 A step observes, decides, acts or verifies. The engine adds what every runbook needs: a dry run
-that stops before the first mutating step, confirmation before mutating, one run per target (lock),
+that stops before the first mutating step, confirmation before mutating, one run per target (a lock on
+this machine and, for targets in a cluster, a Lease there),
 a record of where a Ctrl-C stopped it, and an incident record + audit line for every real run.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
 from runbooks.incident import IncidentRecord, append_audit, append_incident
+from runbooks.lease import ClusterLease, LeaseUnavailable
 from runbooks.lock import target_lock
 from runbooks.probes import Probe
 from runbooks.state import StatePaths
@@ -94,6 +97,7 @@ class Run:
     diagnosis: object | None = None  # set by the diagnose step
     deadline: Deadline | None = None  # started by the restart: the timeout covers restart + recovery
     failure: str = ""
+    lease: ClusterLease | None = None  # the cluster-wide lock, for targets in a cluster
     _step: str = field(default="start", repr=False)
 
     @property
@@ -127,8 +131,31 @@ def execute(runbook: Runbook, inputs: RunInputs, *, paths: StatePaths, dry_run: 
                f"timeout {inputs.timeout:g} s" + (f" · grace {inputs.grace:g} s" if inputs.grace else "")))
     if dry_run:
         return _dry_run(run)
-    with target_lock(str(inputs.target), paths.locks, runbook=runbook.name):
+    with target_lock(str(inputs.target), paths.locks, runbook=runbook.name), _cluster_lock(run):
         return _real_run(run, paths, confirm)
+
+
+@contextmanager
+def _cluster_lock(run: Run) -> Iterator[None]:
+    """The target's cluster-wide lock, when it has one. Refused (Blocked) while another run holds it; when
+    it cannot be taken at all (RBAC, API down) the run goes on under the local lock, saying so: an
+    incident response is not held up by its own safety net."""
+    lease = run.target.cluster_lease(runbook=run.runbook.name,
+                                     duration_seconds=run.inputs.timeout + run.inputs.grace)
+    if lease is not None:
+        try:
+            lease.acquire()
+        except LeaseUnavailable as exc:
+            warning = f"no cluster-wide lock ({exc}); only this machine's lock guards this run"
+            run.say(f"warning: {warning}")
+            run.record.log("start", warning)
+            lease = None
+    run.lease = lease
+    try:
+        yield
+    finally:
+        if lease is not None:
+            lease.release()
 
 
 def _show_step(run: Run, index: int, step: Step, suffix: str = "") -> None:
@@ -194,6 +221,8 @@ def _run_steps(run: Run, confirm: Confirm) -> str:
                 raise OperationFailed("aborted by the operator before any change; nothing was changed")
             confirmed = True
             run.record.log(step.name, "confirmed by the operator")
+        if run.lease is not None:
+            run.lease.renew()  # taken over meanwhile (a long confirmation): stop before this step
         _show_step(run, index, step)
         result = step.run(run)
         if result.status is StepStatus.DONE:

@@ -1,4 +1,5 @@
-"""One run per target: a second run on the same container or workload is refused (exit 4).
+"""One run per target on this machine: a second run on the same container or workload is refused (exit 4).
+Targets in a cluster also take a Lease there (runbooks/lease.py), which other machines see.
 
 ``filelock`` gives the mutual exclusion (an OS lock, released even if the process is killed); a
 JSON sidecar says who holds it and since when, so the refusal can name them.

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runbooks.waiting import Deadline
+
+if TYPE_CHECKING:
+    from runbooks.lease import ClusterLease
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,10 @@ class Target(ABC):
     @abstractmethod
     def next_action(self) -> str:
         """What an engineer should do when the runbook does not bring it back."""
+
+    def cluster_lease(self, *, runbook: str, duration_seconds: float) -> ClusterLease | None:
+        """A lock every machine sees, for targets that live in a cluster (None: this machine's lock only)."""
+        return None
 
 
 class ContainerTarget(Target):

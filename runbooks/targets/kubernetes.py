@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from runbooks.lease import ClusterLease
 from runbooks.targets.base import ContainerTarget, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
@@ -112,7 +113,7 @@ class KubernetesTarget(ContainerTarget):
 
         self.namespace, self.kind, self.name = namespace, kind, name
         self.ref = f"k8s://{namespace}/{kind}/{name}"
-        api_client = api_client or default_api_client()
+        self._api_client = api_client = api_client or default_api_client()
         self._apps = client.AppsV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._poll = poll
@@ -130,6 +131,10 @@ class KubernetesTarget(ContainerTarget):
 
     def ensure_exists(self) -> None:
         self._read()
+
+    def cluster_lease(self, *, runbook: str, duration_seconds: float) -> ClusterLease:
+        return ClusterLease(self._api_client, self.namespace, self.ref, runbook=runbook,
+                            duration_seconds=duration_seconds)
 
     def observe(self, log_lines: int = 5) -> TargetState:
         workload = self._read()
