@@ -54,6 +54,19 @@ def _config(env: str) -> str:
     return f"{path.name} is valid ({cfg.region}, budget ${cfg.budget.monthly_usd:,.0f}/month)"
 
 
+def _example_values(env: str) -> str:
+    from stacks import config
+    from stacks.errors import InvalidInput
+    from stacks.project import stack_file
+
+    path = stack_file(env)
+    found = config.example_values(config.load(env, path))
+    if found:
+        raise InvalidInput(f"{path.name} still has example values: {'; '.join(found)}",
+                           hint="put your own before the first `infra up`; `infra plan` is fine with them")
+    return "none left"
+
+
 def _pulumi(env: str) -> str:
     from stacks.errors import MissingPrerequisite
     from stacks.workspace import require_pulumi
@@ -145,6 +158,7 @@ def doctor(
     check_environment(env)
     findings = [
         _run("configuration", "every command", lambda: _config(env)),
+        _run("example values", "up, deploy", lambda: _example_values(env)),
         _run("pulumi CLI", STACK, lambda: _pulumi(env)),
         _run("state backend", STACK, _backend),
         _run("AWS credentials", AWS, lambda: _aws(env)),

@@ -27,6 +27,8 @@ KEY_SETTINGS: dict[str, list[str]] = {
                                 "vpcConfig.publicAccessCidrs"],
     "aws:eks/nodeGroup:NodeGroup": ["instanceTypes", "scalingConfig", "capacityType"],
     "aws:eks/addon:Addon": ["addonName", "configurationValues"],
+    "aws:eks/accessEntry:AccessEntry": ["principalArn"],
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ["principalArn", "accessScope"],  # policy: in the name
     "aws:rds/instance:Instance": ["instanceClass", "engineVersion", "multiAz", "storageEncrypted",
                                   "manageMasterUserPassword", "backupRetentionPeriod", "deletionProtection",
                                   "publiclyAccessible"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -10,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.shared import assume_role_policy
-from stacks.config import EnvironmentConfig
+from stacks.config import EKS_ACCESS_POLICIES, EnvironmentConfig
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 _MANAGED = "arn:aws:iam::aws:policy/"
@@ -90,6 +92,7 @@ class EksCluster(pulumi.ComponentResource):
 
         node_groups = self._node_groups(args.private_subnet_ids)
         self._addons(issuer, node_groups)
+        self._access_entries()
 
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data
@@ -124,6 +127,31 @@ class EksCluster(pulumi.ComponentResource):
                 opts=self._child,
             )
         return role
+
+    def _access_entries(self) -> None:
+        """The operators' and automation's way in (authentication mode API: no aws-auth ConfigMap)."""
+        for entry in self._cfg.eks.access:
+            label = access_label(entry.principal_arn)
+            access = aws.eks.AccessEntry(
+                f"{self._name}-access-{label}",
+                cluster_name=self.cluster.name,
+                principal_arn=entry.principal_arn,
+                type="STANDARD",
+                tags=self._cfg.tags(),
+                opts=self._child,
+            )
+            partition = entry.principal_arn.split(":")[1]
+            aws.eks.AccessPolicyAssociation(
+                f"{self._name}-access-{label}-{entry.access}",
+                cluster_name=self.cluster.name,
+                principal_arn=access.principal_arn,
+                policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{EKS_ACCESS_POLICIES[entry.access]}",
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                    type="namespace" if entry.namespaces else "cluster",
+                    namespaces=entry.namespaces or None,
+                ),
+                opts=self._child,
+            )
 
     def _node_groups(self, subnet_ids: list[pulumi.Input[str]]) -> list[aws.eks.NodeGroup]:
         # The CNI policy is deliberately absent here: aws-node gets it through IRSA instead, so pods
@@ -215,6 +243,12 @@ class EksCluster(pulumi.ComponentResource):
                 ),
                 **extra,
             )
+
+
+def access_label(principal_arn: str) -> str:
+    """A stable resource-name part for a principal: its name plus a short hash of the whole ARN."""
+    tail = re.sub(r"[^a-z0-9-]+", "-", principal_arn.rsplit("/", 1)[-1].lower()).strip("-")[:40]
+    return f"{tail}-{hashlib.sha256(principal_arn.encode()).hexdigest()[:6]}"
 
 
 def _irsa_trust(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:

@@ -111,11 +111,53 @@ class NodeGroupConfig(_Model):
         return self
 
 
+def _distinct(items: list, keys: list[str], problem: str) -> list:
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"{problem} ({', '.join(twice)} given twice)")
+    return items
+
+
+EKS_ACCESS_POLICIES = {  # infra:eks.access[].access -> the EKS access policy it grants
+    "view": "AmazonEKSViewPolicy",
+    "edit": "AmazonEKSEditPolicy",
+    "admin": "AmazonEKSAdminPolicy",
+    "cluster-admin": "AmazonEKSClusterAdminPolicy",
+}
+
+
+class AccessEntryConfig(_Model):
+    """Who may use the cluster besides its creator (the deploying role), and how much."""
+
+    principal_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+    access: Literal["view", "edit", "admin", "cluster-admin"]
+    namespaces: list[str] = Field(default_factory=list, description="empty: every namespace")
+
+    @model_validator(mode="after")
+    def _scope(self) -> AccessEntryConfig:
+        if self.access == "cluster-admin" and self.namespaces:
+            raise ValueError(f"{self.principal_arn}: cluster-admin is cluster-wide and cannot be limited to "
+                             "namespaces; use admin or edit with namespaces")
+        return self
+
+
 class EksConfig(_Model):
     version: str = Field(pattern=r"^1\.\d{2}$")
     public_access_cidrs: list[str] = Field(default_factory=list)
     node_groups: list[NodeGroupConfig] = Field(min_length=1)
     log_retention_days: int = Field(default=90, ge=1)
+    access: list[AccessEntryConfig] = Field(default_factory=list)
+
+    @field_validator("node_groups")
+    @classmethod
+    def _unique_names(cls, v: list[NodeGroupConfig]) -> list[NodeGroupConfig]:
+        return _distinct(v, [g.name for g in v], "node group names must be unique")
+
+    @field_validator("access")
+    @classmethod
+    def _one_entry_per_principal(cls, v: list[AccessEntryConfig]) -> list[AccessEntryConfig]:
+        return _distinct(v, [a.principal_arn for a in v],
+                         "each principalArn may appear once (EKS keeps one access entry per principal)")
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -125,14 +167,6 @@ class EksConfig(_Model):
                 raise ValueError(
                     f"{cidr} opens the Kubernetes API to the internet; list your office/VPN ranges"
                 )
-        return v
-
-    @field_validator("node_groups")
-    @classmethod
-    def _unique(cls, v: list[NodeGroupConfig]) -> list[NodeGroupConfig]:
-        names = [g.name for g in v]
-        if len(set(names)) != len(names):
-            raise ValueError("node group names must be unique")
         return v
 
 
@@ -346,6 +380,27 @@ class _KeyedError(ValueError):
 _FIELDS = {name: (field.alias or name) for name, field in EnvironmentConfig.model_fields.items()}
 _FROM_OTHER_NAMESPACES = {"environment", "region", "profile"}
 KNOWN_KEYS = sorted(alias for name, alias in _FIELDS.items() if name not in _FROM_OTHER_NAMESPACES)
+
+
+DOCUMENTATION_RANGES = [ipaddress.ip_network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+EXAMPLE_ACCOUNTS = ("111122223333", "123456789012")  # the accounts AWS's documentation uses
+
+
+def example_values(cfg: EnvironmentConfig) -> list[str]:
+    """Settings still holding the examples the stack files ship with: valid, but deployed they would lock
+    everyone out of the cluster's API, grant nobody access, and mail the alerts to no one."""
+    cidrs = [c for c in cfg.eks.public_access_cidrs if any(_network(c).subnet_of(r) for r in DOCUMENTATION_RANGES)]
+    accounts = sorted({a.principal_arn.split(":")[4] for a in cfg.eks.access} & set(EXAMPLE_ACCOUNTS))
+    emails = [e for e in cfg.budget.alert_emails
+              if re.search(r"(^|\.)example(\.(com|net|org))?$", e.rsplit("@", 1)[-1])]
+    found = []
+    if cidrs:
+        found.append(f"eks.publicAccessCidrs {', '.join(cidrs)} (documentation ranges)")
+    if accounts:
+        found.append(f"eks.access principals in account {', '.join(accounts)} (AWS's documentation examples)")
+    if emails:
+        found.append(f"budget.alertEmails {', '.join(emails)} (reserved example domains)")
+    return found
 
 
 def check_environment(name: str) -> Environment:

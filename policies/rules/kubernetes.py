@@ -12,6 +12,7 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
 VPC = "aws:ec2/vpc:Vpc"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ACCESS_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 REQUIRED_LOG_TYPES = {"api", "audit", "authenticator"}
@@ -90,6 +91,13 @@ def _default_deny(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             yield ns, f"namespace {name} has no default-deny NetworkPolicy for ingress and egress"
 
 
+def _access_scoped(r: Resource, ctx: Context) -> Iterator[str]:
+    policy = str(r.props.get("policyArn") or "").rsplit("/", 1)[-1]
+    scope = r.props.get("accessScope") or {}
+    if policy in ("AmazonEKSEditPolicy", "AmazonEKSAdminPolicy") and scope.get("type") != "namespace":
+        yield f"{r.props.get('principalArn')} gets {policy} in every namespace, kube-system included"
+
+
 METADATA = ipaddress.ip_network("169.254.169.254/32")
 
 
@@ -146,6 +154,9 @@ RULES = [
          "limit 1", Enforcement.MANDATORY, "give the node group a launch template: encrypted=true on its EBS "
          "volumes, metadata_options http_tokens='required', http_put_response_hop_limit=1",
          "CKV_AWS_79, CKV_AWS_341", stack_check=_nodes_hardened),
+    Rule("eks-access-scoped", "Write access to the cluster is limited to the namespaces it is for",
+         Enforcement.ADVISORY, "give the infra:eks.access entry its namespaces; cluster-admin is for a "
+         "break-glass role", None, (ACCESS_POLICY,), _access_scoped),
     Rule("k8s-egress-scoped", "Pod egress to the internet names its ports and never reaches the VPC or the "
          "instance metadata service", Enforcement.MANDATORY,
          "give the egress rule ports and an ipBlock whose except lists the private ranges and 169.254.0.0/16",

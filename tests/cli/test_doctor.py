@@ -75,12 +75,15 @@ def test_a_bare_machine_gets_every_missing_prerequisite_with_its_fix_and_nothing
     had_state = (project_dir() / STATE_DIR / "passphrase").exists()
     result = infra("doctor", "staging", "--json")
 
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 2, result.output  # the example values come first: they are the user's to fix
     checks = _checks(result)
     assert checks["configuration"]["ok"] and "Pulumi.staging.yaml is valid" in checks["configuration"]["detail"]
     assert checks["state backend"]["ok"] and "local files, no account needed" in checks["state backend"]["detail"]
     missing = {name: c["detail"] for name, c in checks.items() if not c["ok"]}
-    assert set(missing) == {"pulumi CLI", "AWS credentials", "Kubernetes", "container engine"}
+    assert set(missing) == {"example values", "pulumi CLI", "AWS credentials", "Kubernetes", "container engine"}
+    assert missing["example values"].startswith("Pulumi.staging.yaml still has example values: "
+                                                 "eks.publicAccessCidrs 203.0.113.0/24 (documentation ranges); "
+                                                 "eks.access principals in account 111122223333")
     assert "get.pulumi.com" in missing["pulumi CLI"]
     assert "no AWS credentials found" in missing["AWS credentials"] and "aws sso login" in missing["AWS credentials"]
     assert "aws eks update-kubeconfig" in missing["Kubernetes"]
@@ -113,16 +116,16 @@ def test_what_is_there_is_named(bare_machine, aws, api_server, monkeypatch):
     assert checks["AWS credentials"]["detail"].startswith("account 123456789012 as arn:aws:")
     assert checks["Kubernetes"]["ok"], checks["Kubernetes"]
     assert checks["Kubernetes"]["detail"] == f"context infra-staging, API server v1.33.2-eks-931bdca at {api_server}"
-    assert not checks["container engine"]["ok"]
-    assert result.exit_code == 3  # the one thing still missing
+    assert not checks["container engine"]["ok"] and not checks["example values"]["ok"]
+    assert result.exit_code == 2  # the example values, before the missing engine
     assert "not-a-real-token" not in result.output
 
 
 def test_the_table_says_what_is_missing_and_that_plan_works_offline(bare_machine):
     result = infra("doctor", "prod")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "infra doctor prod" in result.stdout and "MISSING" in result.stdout
-    assert "4 of 6 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
+    assert "5 of 7 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
 
 
 def test_an_invalid_setting_is_exit_2(bare_machine, monkeypatch):

@@ -109,3 +109,26 @@ def test_kubeconfig_is_a_secret_and_uses_short_lived_tokens(build, staging_cfg):
     assert provider["kubeconfig"] == "[secret]"
     kubeconfig = json.loads(_sync_await(seen["kubeconfig"].future()))
     assert kubeconfig["users"][0]["user"]["exec"]["args"][:2] == ["eks", "get-token"]
+
+
+def test_access_entries_grant_each_principal_its_policy_and_scope(build, prod_cfg):
+    plan = _eks(build, prod_cfg)
+    entries = {r.inputs["principalArn"]: r.inputs for r in plan.by_type("aws:eks/accessEntry:AccessEntry")}
+    grants = {r.inputs["principalArn"]: r.inputs for r in
+              plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert set(entries) == set(grants) == {a.principal_arn for a in prod_cfg.eks.access}
+    oncall = grants["arn:aws:iam::111122223333:role/sre-oncall"]
+    assert oncall["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+    assert oncall["accessScope"] == {"type": "namespace", "namespaces": ["app", "workers", "temporal"]}
+    preview = grants["arn:aws:iam::111122223333:role/infra-ci-preview"]
+    assert preview["policyArn"].endswith("/AmazonEKSViewPolicy") and preview["accessScope"] == {"type": "cluster"}
+    assert all(e["type"] == "STANDARD" and e["tags"]["environment"] == "prod" for e in entries.values())
+
+
+def test_access_policies_follow_the_principals_partition(build, staging_cfg):
+    from stacks.config import AccessEntryConfig
+
+    gov = AccessEntryConfig(principal_arn="arn:aws-us-gov:iam::111122223333:role/sre", access="view")
+    cfg = staging_cfg.model_copy(update={"eks": staging_cfg.eks.model_copy(update={"access": [gov]})})
+    grant = only(_eks(build, cfg), "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert grant["policyArn"] == "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"

@@ -43,6 +43,12 @@ PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"
                 "ports": [{"port": 443, "protocol": "TCP"}]}
 
 
+def grant(policy: str, scope: dict) -> Resource:
+    return R("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "grant",
+             principalArn="arn:aws:iam::111122223333:role/sre", accessScope=scope,
+             policyArn=f"arn:aws:eks::aws:cluster-access-policy/{policy}")
+
+
 def egress(rule: dict) -> Resource:
     return R("kubernetes:networking.k8s.io/v1:NetworkPolicy", "np",
              metadata={"name": "allow-public-https", "namespace": "app"},
@@ -123,6 +129,10 @@ CASES = [
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),
       R("kubernetes:networking.k8s.io/v1:NetworkPolicy",
         **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
+    ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
+                                   grant("AmazonEKSViewPolicy", {"type": "cluster"})],
+     [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
+     "role/sre gets AmazonEKSEditPolicy in every namespace, kube-system included"),
     ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
      [VPC_10_20, egress({**PUBLIC_HTTPS, "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]})],
      "app/allow-public-https lets pods reach the instance metadata service"),

@@ -64,6 +64,12 @@ BAD = [
      ["infra:kubernetes.quotas.app.memoryGB: unknown key; did you mean 'memoryGb'"]),
     ("staging", _set("kubernetes.quotas.app.cpuCores", 0), ["infra:kubernetes.quotas.app.cpuCores", "greater than 0"]),
     ("staging", lambda c: c.pop("infra:owner"), ["infra:owner", "missing"]),
+    ("staging", _set("eks.access.0.principalArn", "sre-oncall"), ["infra:eks.access[0].principalArn", "pattern"]),
+    ("staging", _set("eks.access.0.access", "owner"), ["infra:eks.access[0].access", "'view', 'edit'"]),
+    ("prod", _set("eks.access.3.namespaces", ["temporal"]),
+     ["infra:eks.access[3]", "cluster-admin is cluster-wide", "use admin or edit with namespaces"]),
+    ("staging", _set("eks.access.1.principalArn", "arn:aws:iam::111122223333:role/sre-oncall"),
+     ["infra:eks.access", "each principalArn may appear once"]),
 ]
 
 
@@ -169,3 +175,18 @@ def test_every_setting_is_documented_in_the_readme():
                         if not re.search(rf"`{sub}[`\[.]", rows[key])]
     assert "| `infra:owner`, `infra:costCenter` |" in readme
     assert not missing, f"settings missing from the README's configuration table: {missing}"
+
+
+def test_example_values_are_named_and_real_ones_pass(staging_cfg):
+    assert config.example_values(staging_cfg) == [
+        "eks.publicAccessCidrs 203.0.113.0/24 (documentation ranges)",
+        "eks.access principals in account 111122223333 (AWS's documentation examples)",
+        "budget.alertEmails sre@generic-corp.example, ceo@generic-corp.example (reserved example domains)",
+    ]
+    own = staging_cfg.model_copy(update={
+        "eks": staging_cfg.eks.model_copy(update={
+            "public_access_cidrs": ["198.18.7.0/24"],
+            "access": [config.AccessEntryConfig(principal_arn="arn:aws:iam::409876543210:role/sre", access="view")]}),
+        "budget": staging_cfg.budget.model_copy(update={"alert_emails": ["sre@example-corp.io"]}),
+    })
+    assert config.example_values(own) == []

@@ -33,6 +33,8 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
         "aws:ec2/launchTemplate:LaunchTemplate": len(cfg.eks.node_groups),
         "aws:eks/addon:Addon": 4,
+        "aws:eks/accessEntry:AccessEntry": len(cfg.eks.access),
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": len(cfg.eks.access),
         "aws:rds/instance:Instance": 1,
         "aws:elasticache/replicationGroup:ReplicationGroup": 1,
         "aws:secretsmanager/secret:Secret": 3,
