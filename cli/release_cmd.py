@@ -88,7 +88,7 @@ def deploy(
         check_image(image)
     except ValueError as exc:
         raise InvalidInput(f"--image: {exc}") from None
-    cfg = stack_cmd._validated(env)
+    cfg = stack_cmd._validated(env, applying=True)
     stack_cmd.require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True)
     spend.enforce(cfg, action=f"infra deploy {env}", override_reason=override_budget)
@@ -168,7 +168,7 @@ def rollback(
 
     check_environment(env)
     wanted = releases.parse_release_id(to) if to is not None else None
-    stack_cmd._validated(env)
+    stack_cmd._validated(env, applying=True)
     stack_cmd.require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True)
     found = releases.releases(stack.history())

@@ -147,12 +147,21 @@ def run_up(stack: Any, out: Console, env: str, packs: list[str], message: str) -
     return result
 
 
-def _validated(env: str):
-    """The environment's config, validated before anything runs (bad env or file: exit 2)."""
+def _validated(env: str, *, applying: bool = False):
+    """The environment's config, validated before anything runs (bad env or file: exit 2). ``applying``:
+    the command creates or updates resources, so the shipped example values must be gone: applied, they
+    fail halfway (access entries for a foreign account) or lock everyone out."""
     from stacks import config as stack_config
+    from stacks.errors import InvalidInput
     from stacks.project import stack_file
 
-    return stack_config.load(env, stack_file(env))
+    path = stack_file(env)
+    cfg = stack_config.load(env, path)
+    left = stack_config.example_values(cfg) if applying else []
+    if left:
+        raise InvalidInput(f"{path.name} still has example values: {'; '.join(left)}; nothing was changed",
+                           hint="put your own first (README, Before the first `infra up`)")
+    return cfg
 
 
 # --- commands --------------------------------------------------------------------------------------------
@@ -186,7 +195,7 @@ def up(env: EnvArg, yes: YesOpt = False, override_budget: OverrideBudgetOpt = No
     from stacks import releases, workspace
     from stacks.project import project_dir
 
-    cfg = _validated(env)
+    cfg = _validated(env, applying=True)
     require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True, create=True)  # prerequisites first: a missing CLI comes first
     spend.enforce(cfg, action=f"infra up {env}", override_reason=override_budget)

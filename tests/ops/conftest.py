@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from stacks import releases, workspace
+from stacks import config, releases, workspace
 from stacks.errors import OperationFailed
 from stacks.workspace import (
     Diagnostic,
@@ -122,6 +122,16 @@ class FakeStack:
     def set_release_settings(self, settings):
         self._call("set_release_settings", settings=settings)
         self.settings = settings
+
+
+@pytest.fixture(autouse=True)
+def own_values(monkeypatch):
+    """The stack files as a team has them before its first `infra up`: its own CIDRs, account and emails
+    instead of the shipped examples (which `up`, `deploy` and `rollback` refuse; see test_stack_cmd)."""
+    monkeypatch.setattr(config, "example_values", lambda cfg: [])
+
+
+SHIPPED_EXAMPLE_VALUES = config.example_values  # the real check, for the tests of the refusal
 
 
 @pytest.fixture

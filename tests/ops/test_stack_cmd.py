@@ -198,6 +198,23 @@ def test_history_lists_updates_newest_first(infra, fake):
     assert fake.opened == [("staging", False)] and fake.mutations() == []
 
 
+def test_applying_the_shipped_example_values_is_refused_before_anything(infra, fake, monkeypatch):
+    """Applied, the example access entries would fail after the cluster exists: a half-applied change."""
+    from stacks import config
+    from tests.ops.conftest import SHIPPED_EXAMPLE_VALUES
+
+    monkeypatch.setattr(config, "example_values", SHIPPED_EXAMPLE_VALUES)
+    for args in (["up", "staging", "--yes"], ["deploy", "prod", "--image", "reg.example.com/app:1.0.0", "--yes"],
+                 ["rollback", "staging", "--yes"]):
+        result = infra(*args)
+        assert result.exit_code == 2, (args, result.output)
+        line = one_error_line(result)
+        assert line.startswith(f"error: Pulumi.{args[1]}.yaml still has example values: eks.publicAccessCidrs")
+        assert "111122223333" in line and "nothing was changed" in line
+    assert fake.opened == [] and fake.calls == []
+    assert infra("preview", "staging").exit_code == 0  # reading what would change is fine
+
+
 def test_only_preview_and_up_may_create_the_stack(infra, fake):
     """Reading outputs or history, deploying or destroying an environment that was never created must not
     register an empty stack as a side effect."""
