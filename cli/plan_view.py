@@ -13,6 +13,7 @@ from stacks.offline import STACK_TYPE, Plan, PlannedResource
 
 DOCUMENT_VERSION = 1
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 
 # The settings an SRE reviews first, per resource type (engine property names).
 KEY_SETTINGS: dict[str, list[str]] = {
@@ -39,6 +40,10 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "aws:secretsmanager/secret:Secret": ["name"],
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ipProtocol", "fromPort", "toPort"],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["policyArn"],
+    "aws:lb/loadBalancer:LoadBalancer": ["internal", "dropInvalidHeaderFields", "enableDeletionProtection"],
+    "aws:lb/listener:Listener": ["port", "protocol", "sslPolicy"],
+    "aws:lb/targetGroup:TargetGroup": ["port", "targetType", "healthCheck.path"],
+    "aws:wafv2/webAcl:WebAcl": ["scope"],  # and its rules, in words (_waf_rule)
     "kubernetes:core/v1:Namespace": ["metadata.name"],
     NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (_flows)
     "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
@@ -106,8 +111,20 @@ def _peer(peer: dict[str, Any]) -> str:
     return " ".join(parts) or "anywhere"
 
 
+def _waf_rule(rule: dict[str, Any]) -> str:
+    statement = rule.get("statement") or {}
+    if "rateBasedStatement" in statement:
+        rate = statement["rateBasedStatement"]
+        return f"{rule.get('name')}: block over {rate.get('limit')} requests per {rate.get('aggregateKeyType')} " \
+               f"per {rate.get('evaluationWindowSec', 300)} s"
+    managed = statement.get("managedRuleGroupStatement") or {}
+    return f"{rule.get('name')}: {managed.get('vendorName', '')} managed rules" if managed else str(rule.get("name"))
+
+
 def _settings(resource: PlannedResource) -> str:
     shown = ["protected (no delete or replace)"] if resource.protect else []
+    if resource.type == WEB_ACL:
+        shown += [_waf_rule(rule) for rule in resource.inputs.get("rules") or []]
     if resource.type == NETWORK_POLICY:
         types = (resource.inputs.get("spec") or {}).get("policyTypes") or []
         shown += _flows(resource.inputs) or [f"denies all {' and '.join(t.lower() for t in types)}"]

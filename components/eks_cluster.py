@@ -91,6 +91,9 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_oidc_provider_arn = self.oidc_provider.arn
 
         node_groups = self._node_groups(args.private_subnet_ids)
+        # The Auto Scaling group EKS made for each node group: where a load balancer registers the nodes.
+        self.node_group_asg_names = [
+            g.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name) for g in node_groups]
         self._addons(issuer, node_groups)
         self._access_entries()
 

@@ -69,10 +69,15 @@ class Workloads(pulumi.ComponentResource):
         service = core.Service(
             f"{name}-app-service",
             metadata=meta.ObjectMetaArgs(name="app", namespace=kc.app_namespace, labels=self._labels("app")),
+            # The load balancer (components/edge.py) sends to this NodePort on the nodes; Local keeps its
+            # address as the source (the network policy admits the public subnets) and skips nodes without
+            # an app pod instead of hopping to another node.
             spec=core.ServiceSpecArgs(
-                type="ClusterIP",
+                type="NodePort",
+                external_traffic_policy="Local",
                 selector=self._selector("app"),
-                ports=[core.ServicePortArgs(name="http", port=kc.app_port, target_port="http", protocol="TCP")],
+                ports=[core.ServicePortArgs(name="http", port=kc.app_port, target_port="http", protocol="TCP",
+                                            node_port=cfg.edge.node_port)],
             ),
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[app])),
         )

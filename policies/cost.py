@@ -239,6 +239,23 @@ def _vpc_endpoint(r: Resource, t: PriceTable) -> tuple[float, str]:
     raise _Missing(f"no price for {r.props.get('vpcEndpointType', 'Interface')} VPC endpoints in {t.region}")
 
 
+@_line
+def _load_balancer(r: Resource, t: PriceTable) -> tuple[float, str]:
+    lcus = t.assumptions.get("alb_lcu_average", 1)
+    addresses = 0 if r.props.get("internal") else len(r.props.get("subnets") or [])  # one public IPv4 per AZ
+    usd = (_need(t, "elb:alb").usd + _need(t, "elb:alb-lcu").usd * lcus
+           + _need(t, "vpc:public-ipv4").usd * addresses) * t.hours_per_month
+    return usd, f"ALB-hours + {lcus} LCU (assumed) + {addresses} public IPv4 addresses"
+
+
+@_line
+def _web_acl(r: Resource, t: PriceTable) -> tuple[float, str]:
+    rules = len(r.props.get("rules") or [])
+    millions = t.assumptions.get("waf_million_requests_per_month", 0)
+    usd = _need(t, "waf:web-acl").usd + _need(t, "waf:rule").usd * rules + _need(t, "waf:requests").usd * millions
+    return usd, f"web ACL + {rules} rules + {millions}M requests (assumed)"
+
+
 _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
@@ -252,4 +269,6 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:eks/addon:Addon": _addon,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }

@@ -253,6 +253,17 @@ def check_image(reference: str) -> str:
     return reference
 
 
+class EdgeConfig(_Model):
+    """The public way in: an internet-facing ALB (TLS only) behind a WAF that rate-limits every client."""
+
+    certificate_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$",
+                                 description="ACM certificate for the API's domain, in the stack's region")
+    node_port: int = Field(default=30080, ge=30000, le=32767, description="the app Service's NodePort")
+    rate_limit_per_5_min: int = Field(default=2000, ge=100, le=2_000_000_000,
+                                      description="requests per client IP per 5 minutes before WAF blocks it")
+    health_check_path: str = Field(default="/readyz", pattern=r"^/[\w./-]*$")
+
+
 class BudgetConfig(_Model):
     """Monthly spend guardrails: the memo's budget with circuit breakers at 90/100/200%."""
 
@@ -321,6 +332,7 @@ class EnvironmentConfig(_Model):
     postgres: PostgresConfig
     redis: RedisConfig
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    edge: EdgeConfig
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     budget: BudgetConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
@@ -391,6 +403,7 @@ def example_values(cfg: EnvironmentConfig) -> list[str]:
     everyone out of the cluster's API, grant nobody access, and mail the alerts to no one."""
     cidrs = [c for c in cfg.eks.public_access_cidrs if any(_network(c).subnet_of(r) for r in DOCUMENTATION_RANGES)]
     accounts = sorted({a.principal_arn.split(":")[4] for a in cfg.eks.access} & set(EXAMPLE_ACCOUNTS))
+    certificate = cfg.edge.certificate_arn.split(":")[4] in EXAMPLE_ACCOUNTS
     emails = [e for e in cfg.budget.alert_emails
               if re.search(r"(^|\.)example(\.(com|net|org))?$", e.rsplit("@", 1)[-1])]
     found = []
@@ -398,6 +411,8 @@ def example_values(cfg: EnvironmentConfig) -> list[str]:
         found.append(f"eks.publicAccessCidrs {', '.join(cidrs)} (documentation ranges)")
     if accounts:
         found.append(f"eks.access principals in account {', '.join(accounts)} (AWS's documentation examples)")
+    if certificate:
+        found.append(f"edge.certificateArn in account {cfg.edge.certificate_arn.split(':')[4]} (an example)")
     if emails:
         found.append(f"budget.alertEmails {', '.join(emails)} (reserved example domains)")
     return found

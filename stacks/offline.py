@@ -119,6 +119,8 @@ class _CloudMocks(mocks.Mocks):
         outputs = _COMPUTED.get(args.typ)
         if outputs:
             state.update(outputs(args, self.region))
+        if args.typ in _ID_IS_ARN:  # as AWS does for these: their id is their ARN
+            ident = state["arn"]
         return ident, state
 
     def call(self, args: mocks.MockCallArgs):
@@ -167,8 +169,24 @@ def _replication_group(args: mocks.MockResourceArgs, region: str) -> dict:
     }
 
 
+def _node_group(args: mocks.MockResourceArgs, region: str) -> dict:
+    name = args.inputs.get("nodeGroupName", args.name)
+    return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_digest(name)}"}]}]}
+
+
+def _load_balancer(args: mocks.MockResourceArgs, region: str) -> dict:
+    name = args.inputs.get("name", args.name)
+    return {"dnsName": f"{name}-{int(_digest(name)[:8], 16)}.{region}.elb.amazonaws.com",
+            "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/app/{name}/{_digest(name)}"}
+
+
+_ID_IS_ARN = {"aws:lb/loadBalancer:LoadBalancer"}
+
+
 _COMPUTED = {
     "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": lambda args, region: {"keyId": _digest(args.name)},

@@ -8,6 +8,7 @@ import pulumi
 from components.alarms import Alarms, AlarmsArgs
 from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.budget_alerts import BudgetAlerts, BudgetAlertsArgs
+from components.edge import EdgeArgs, PublicEndpoint
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
 from components.namespace_limits import NamespaceLimits, NamespaceLimitsArgs
@@ -56,6 +57,13 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         redis_port=redis.port,
         redis_auth_secret_arn=redis.auth_secret_arn,
     ))
+    edge = PublicEndpoint(f"{prefix}-edge", EdgeArgs(
+        config=cfg,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        node_security_group_id=eks.cluster_security_group_id,
+        node_group_asg_names=eks.node_group_asg_names,
+    ))
     netpol = NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
     limits = NamespaceLimits(f"{prefix}-limits", NamespaceLimitsArgs(config=cfg, provider=eks.provider),
                              opts=pulumi.ResourceOptions(depends_on=[netpol]))  # netpol creates the namespaces
@@ -89,6 +97,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "redis_auth_secret_arn": redis.auth_secret_arn,
         "app_database_secret_arn": app_secrets.database_secret_arn,
         "app_redis_secret_arn": app_secrets.redis_secret_arn,
+        "load_balancer_dns_name": edge.dns_name,  # point the API's domain (the certificate's) here
         "alerts_topic_arn": alerts.topic_arn,
         "budget_name": alerts.budget_name,
     }

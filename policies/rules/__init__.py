@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from policies.framework import Rule
-from policies.rules import cost, databases, encryption, kubernetes, network, quotas, tagging
+from policies.rules import cost, databases, edge, encryption, kubernetes, network, quotas, tagging
 
 ALL_RULES: list[Rule] = [
     *databases.RULES,
     *kubernetes.RULES,
     *quotas.RULES,
     *network.RULES,
+    *edge.RULES,
     *encryption.RULES,
     *tagging.RULES,
     *cost.RULES,

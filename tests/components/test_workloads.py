@@ -35,8 +35,11 @@ def test_app_and_workers_run_the_release_image_in_their_namespaces(build_k8s, st
     assert app_c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert {"name": "PORT", "value": "8080"} in app_c["env"]
     service = objects[("kubernetes:core/v1:Service", "app", "app")]["spec"]
-    assert service["type"] == "ClusterIP" and service["selector"] == app["selector"]["matchLabels"]
-    assert service["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    # reached by the load balancer on the NodePort its target group uses, keeping the client's source address
+    assert service["type"] == "NodePort" and service["selector"] == app["selector"]["matchLabels"]
+    assert service["externalTrafficPolicy"] == "Local"
+    assert service["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP",
+                                 "nodePort": 30080}]
 
 
 @pytest.mark.parametrize("component", [("app", "app"), ("workers", "worker")])

@@ -43,6 +43,22 @@ PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"
                 "ports": [{"port": 443, "protocol": "TCP"}]}
 
 
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/api/0123456789abcdef"
+ALB = R("aws:lb/loadBalancer:LoadBalancer", "alb", id=ALB_ARN, loadBalancerType="application", internal=False,
+        dropInvalidHeaderFields=True, enableDeletionProtection=True)
+ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+RATE_LIMITED = R("aws:wafv2/webAcl:WebAcl", "acl", rules=[
+    {"name": "rate", "action": {"block": {}}, "statement": {"rateBasedStatement": {"limit": 2000}}}])
+
+
+def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None) -> Resource:
+    redirect = [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
+    props = {"port": port, "protocol": protocol, "defaultActions": actions or redirect}
+    if policy:
+        props.update(sslPolicy=policy, defaultActions=actions or [{"type": "forward"}])
+    return R("aws:lb/listener:Listener", f"l{port}", **props)
+
+
 def grant(policy: str, scope: dict) -> Resource:
     return R("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "grant",
              principalArn="arn:aws:iam::111122223333:role/sre", accessScope=scope,
@@ -129,6 +145,23 @@ CASES = [
      [R("kubernetes:core/v1:Namespace", "ns", **NS_APP),
       R("kubernetes:networking.k8s.io/v1:NetworkPolicy",
         **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
+    ("alb-tls-only", "staging", [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06"), listener(80, "HTTP")],
+     [listener(443, "HTTPS", "ELBSecurityPolicy-2016-08")], "port 443 uses ELBSecurityPolicy-2016-08"),
+    ("alb-tls-only", "staging", [listener(80, "HTTP")],
+     [listener(80, "HTTP", actions=[{"type": "forward", "targetGroupArn": "tg"}])],
+     "port 80 serves HTTP instead of redirecting to HTTPS"),
+    ("alb-hardened", "prod", [ALB], [R(ALB.type, "alb", id=ALB.id, **{**ALB.props, "enableDeletionProtection": False})],
+     "enableDeletionProtection is off in prod"),
+    ("alb-hardened", "staging", [R(ALB.type, "alb", **{**ALB.props, "enableDeletionProtection": False})],
+     [R(ALB.type, "alb", **{**ALB.props, "dropInvalidHeaderFields": False})], "invalid HTTP headers"),
+    ("alb-rate-limited", "prod", [ALB, RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")],
+     [ALB, RATE_LIMITED], "is internet-facing with no WAF web ACL"),
+    ("alb-rate-limited", "prod", [ALB, RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")],
+     [ALB, R(RATE_LIMITED.type, "acl", rules=[{"name": "common", "statement": {"managedRuleGroupStatement": {}}}]),
+      R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")], "has no rate-based rule that blocks"),
+    # a preview: the ARN is not known yet, an association waiting for it counts
+    ("alb-rate-limited", "prod", [R(ALB.type, "alb", **ALB.props), RATE_LIMITED, R(ASSOCIATION, "assoc")],
+     [R(ALB.type, "alb", **ALB.props), RATE_LIMITED], "is internet-facing with no WAF web ACL"),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],

@@ -64,6 +64,10 @@ BAD = [
      ["infra:kubernetes.quotas.app.memoryGB: unknown key; did you mean 'memoryGb'"]),
     ("staging", _set("kubernetes.quotas.app.cpuCores", 0), ["infra:kubernetes.quotas.app.cpuCores", "greater than 0"]),
     ("staging", lambda c: c.pop("infra:owner"), ["infra:owner", "missing"]),
+    ("staging", _set("edge.nodePort", 8080), ["infra:edge.nodePort", "greater than or equal to 30000"]),
+    ("prod", _set("edge.certificateArn", "arn:aws:iam::111122223333:server-certificate/api"),
+     ["infra:edge.certificateArn", "pattern"]),
+    ("staging", lambda c: c.pop("infra:edge"), ["infra:edge", "missing"]),
     ("staging", _set("eks.access.0.principalArn", "sre-oncall"), ["infra:eks.access[0].principalArn", "pattern"]),
     ("staging", _set("eks.access.0.access", "owner"), ["infra:eks.access[0].access", "'view', 'edit'"]),
     ("prod", _set("eks.access.3.namespaces", ["temporal"]),
@@ -181,6 +185,7 @@ def test_example_values_are_named_and_real_ones_pass(staging_cfg):
     assert config.example_values(staging_cfg) == [
         "eks.publicAccessCidrs 203.0.113.0/24 (documentation ranges)",
         "eks.access principals in account 111122223333 (AWS's documentation examples)",
+        "edge.certificateArn in account 111122223333 (an example)",
         "budget.alertEmails sre@generic-corp.example, ceo@generic-corp.example (reserved example domains)",
     ]
     own = staging_cfg.model_copy(update={
@@ -188,5 +193,7 @@ def test_example_values_are_named_and_real_ones_pass(staging_cfg):
             "public_access_cidrs": ["198.18.7.0/24"],
             "access": [config.AccessEntryConfig(principal_arn="arn:aws:iam::409876543210:role/sre", access="view")]}),
         "budget": staging_cfg.budget.model_copy(update={"alert_emails": ["sre@example-corp.io"]}),
+        "edge": staging_cfg.edge.model_copy(update={"certificate_arn": staging_cfg.edge.certificate_arn.replace(
+            "111122223333", "409876543210")}),
     })
     assert config.example_values(own) == []

@@ -34,6 +34,12 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:ec2/launchTemplate:LaunchTemplate": len(cfg.eks.node_groups),
         "aws:eks/addon:Addon": 4,
         "aws:eks/accessEntry:AccessEntry": len(cfg.eks.access),
+        "aws:lb/loadBalancer:LoadBalancer": 1,
+        "aws:lb/listener:Listener": 2,  # HTTPS, and HTTP that only redirects
+        "aws:wafv2/webAcl:WebAcl": 1,
+        "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
+        "aws:autoscaling/attachment:Attachment": len(cfg.eks.node_groups),
+        "infra:aws:PublicEndpoint": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": len(cfg.eks.access),
         "aws:rds/instance:Instance": 1,
         "aws:elasticache/replicationGroup:ReplicationGroup": 1,
