@@ -1,4 +1,5 @@
-"""CloudWatch alarms on the data stores and the cluster's nodes, to the environment's alert topic.
+"""CloudWatch alarms on the data stores, the cluster's nodes and the public API, to the environment's
+alert topic.
 
 Thresholds come from ``infra:alarms`` (the memo's targets: CPU under 70%, memory under 80%). Every
 alarm also notifies on recovery, so the on-call sees when it is over.
@@ -23,6 +24,8 @@ class AlarmsArgs:
     database_instance_id: pulumi.Input[str]
     redis_replication_group_id: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
+    # (load balancer, target group) ARN suffixes: the API's alarms, once a release serves behind them
+    api: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class _Alarm:
     comparison: str
     threshold: float
     description: str
-    statistic: str = "Average"
+    statistic: str = "Average"  # or a percentile, "p95"
     periods: int = 3  # 3 x 5 minutes: sustained, not a blip
 
 
@@ -83,6 +86,22 @@ class Alarms(pulumi.ComponentResource):
                    f"EKS nodes' average memory above {t.memory_percent:g}%"),
         ):
             self._alarm(alarm, cluster)
+
+        if args.api is not None:
+            load_balancer, target_group = args.api
+            api = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+            for alarm in (
+                _Alarm("api-healthy-targets", "AWS/ApplicationELB", "HealthyHostCount", below, 1,
+                       "No node can serve the API: every target of the load balancer is unhealthy",
+                       statistic="Minimum", periods=2),
+                _Alarm("api-5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", above, t.api_errors_per_5_min,
+                       f"The app answered more than {t.api_errors_per_5_min} requests with 5xx in 5 minutes",
+                       statistic="Sum", periods=1),
+                _Alarm("api-latency-p95", "AWS/ApplicationELB", "TargetResponseTime", above,
+                       t.api_p95_latency_ms / 1000, f"API p95 latency above {t.api_p95_latency_ms:g} ms",
+                       statistic="p95"),
+            ):
+                self._alarm(alarm, api)
         self.register_outputs({"alarm_names": self.alarm_names})
 
     def _alarm(self, alarm: _Alarm, dimensions: dict) -> None:
@@ -94,7 +113,8 @@ class Alarms(pulumi.ComponentResource):
             namespace=alarm.namespace,
             metric_name=alarm.metric,
             dimensions=dimensions,
-            statistic=alarm.statistic,
+            statistic=None if alarm.statistic.startswith("p") else alarm.statistic,
+            extended_statistic=alarm.statistic if alarm.statistic.startswith("p") else None,
             period=300,
             evaluation_periods=alarm.periods,
             comparison_operator=alarm.comparison,

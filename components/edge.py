@@ -124,6 +124,8 @@ class PublicEndpoint(pulumi.ComponentResource):
         aws.wafv2.WebAclAssociation(f"{name}-waf-alb", resource_arn=alb.arn, web_acl_arn=acl.arn, opts=child)
 
         self.dns_name = alb.dns_name
+        self.load_balancer_arn_suffix = alb.arn_suffix  # CloudWatch's dimensions for the alarms
+        self.target_group_arn_suffix = targets.arn_suffix
         self.register_outputs({"dns_name": self.dns_name})
 
 

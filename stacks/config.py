@@ -290,6 +290,8 @@ class AlarmsConfig(_Model):
     database_free_storage_gb: float = Field(default=10, gt=0)
     database_connections: int = Field(default=200, gt=0)
     cache_evictions: int = Field(default=100, ge=0)
+    api_errors_per_5_min: int = Field(default=50, ge=1, description="the app's 5xx answers through the load balancer")
+    api_p95_latency_ms: float = Field(default=1000, gt=0)
 
 
 class ReleaseConfig(_Model):

@@ -177,7 +177,13 @@ def _node_group(args: mocks.MockResourceArgs, region: str) -> dict:
 def _load_balancer(args: mocks.MockResourceArgs, region: str) -> dict:
     name = args.inputs.get("name", args.name)
     return {"dnsName": f"{name}-{int(_digest(name)[:8], 16)}.{region}.elb.amazonaws.com",
-            "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/app/{name}/{_digest(name)}"}
+            "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/app/{name}/{_digest(name)}",
+            "arnSuffix": f"app/{name}/{_digest(name)}"}
+
+
+def _target_group(args: mocks.MockResourceArgs, region: str) -> dict:
+    name = args.inputs.get("name", args.name)
+    return {"arnSuffix": f"targetgroup/{name}/{_digest(name)}"}
 
 
 _ID_IS_ARN = {"aws:lb/loadBalancer:LoadBalancer"}
@@ -187,6 +193,7 @@ _COMPUTED = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": lambda args, region: {"keyId": _digest(args.name)},

@@ -77,6 +77,8 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         database_instance_id=postgres.instance_identifier,
         redis_replication_group_id=redis.replication_group_id,
         cluster_name=eks.cluster_name,
+        # until `infra deploy` sets a release no app pod answers, so the API alarms would only ever fire
+        api=(edge.load_balancer_arn_suffix, edge.target_group_arn_suffix) if cfg.release.image else None,
     ))
 
     return {

@@ -7,10 +7,10 @@ from components.alarms import GB, Alarms, AlarmsArgs
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
 
-def _alarms(build, cfg):
+def _alarms(build, cfg, api=None):
     plan = build(cfg, lambda: Alarms("a", AlarmsArgs(
         config=cfg, topic_arn=TOPIC, database_instance_id="db-1", redis_replication_group_id="cache",
-        cluster_name="eks-1")).alarm_names)
+        cluster_name="eks-1", api=api)).alarm_names)
     return {r.inputs["name"].removeprefix(f"{cfg.name_prefix}-"): r.inputs
             for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
 
@@ -48,3 +48,17 @@ def test_alarms_and_recoveries_reach_the_topic(build, staging_cfg):
     for alarm in _alarms(build, staging_cfg).values():
         assert alarm["alarmActions"] == [TOPIC] and alarm["okActions"] == [TOPIC]
         assert alarm["period"] == 300 and alarm["evaluationPeriods"] >= 1
+
+
+def test_the_api_is_watched_once_a_release_serves_it(build, prod_cfg):
+    assert not any(k.startswith("api-") for k in _alarms(build, prod_cfg))  # nothing serves yet: no alarm noise
+    alarms = _alarms(build, prod_cfg, api=("app/infra-prod-api/abc", "targetgroup/infra-prod-app/def"))
+    dims = {"LoadBalancer": "app/infra-prod-api/abc", "TargetGroup": "targetgroup/infra-prod-app/def"}
+    healthy, errors, latency = alarms["api-healthy-targets"], alarms["api-5xx"], alarms["api-latency-p95"]
+    assert all(a["namespace"] == "AWS/ApplicationELB" and a["dimensions"] == dims for a in (healthy, errors, latency))
+    assert (healthy["metricName"], healthy["comparisonOperator"], healthy["threshold"]) == (
+        "HealthyHostCount", "LessThanThreshold", 1)
+    assert errors["threshold"] == prod_cfg.alarms.api_errors_per_5_min and errors["statistic"] == "Sum"
+    assert latency["extendedStatistic"] == "p95" and "statistic" not in latency
+    assert latency["threshold"] == prod_cfg.alarms.api_p95_latency_ms / 1000  # the metric is in seconds
+    assert all(a["alarmActions"] == [TOPIC] == a["okActions"] for a in (healthy, errors, latency))

@@ -94,5 +94,6 @@ def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_pla
     added = collections.Counter(r.type for r in plan.resources) - collections.Counter(
         r.type for r in staging_plan.resources)
     assert added == {"infra:k8s:Workloads": 1, DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
-                     "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1}
+                     "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1,
+                     "aws:cloudwatch/metricAlarm:MetricAlarm": 3}  # and the API's alarms, now that it serves
     assert all(r.parent == component.urn for r in plan.resources if r.type == DEPLOYMENT)
