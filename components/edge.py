@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from stacks.config import EnvironmentConfig
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward secrecy only
+REDACTED_HEADERS = ("authorization", "cookie", "x-api-key")  # the API's credentials
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
 
 
@@ -28,6 +29,7 @@ class EdgeArgs:
     public_subnet_ids: list[pulumi.Input[str]]
     node_security_group_id: pulumi.Input[str]
     node_group_asg_names: list[pulumi.Output[str]]
+    logs_key_arn: pulumi.Input[str]  # CMK of the CloudWatch log groups
 
 
 class PublicEndpoint(pulumi.ComponentResource):
@@ -122,11 +124,50 @@ class PublicEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         aws.wafv2.WebAclAssociation(f"{name}-waf-alb", resource_arn=alb.arn, web_acl_arn=acl.arn, opts=child)
+        self._waf_logs(name, cfg, acl, args.logs_key_arn, child)
 
         self.dns_name = alb.dns_name
         self.load_balancer_arn_suffix = alb.arn_suffix  # CloudWatch's dimensions for the alarms
         self.target_group_arn_suffix = targets.arn_suffix
         self.register_outputs({"dns_name": self.dns_name})
+
+
+    @staticmethod
+    def _waf_logs(name: str, cfg: EnvironmentConfig, acl: aws.wafv2.WebAcl, key_arn: pulumi.Input[str],
+                  child: pulumi.ResourceOptions) -> None:
+        """The requests WAF blocked or counted, for the on-call and the security review: who hit the rate
+        limit, and why. Credentials in headers never reach the log."""
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=f"aws-waf-logs-{cfg.name_prefix}-api",  # WAF only writes to groups named aws-waf-logs-*
+            retention_in_days=cfg.edge.waf_log_retention_days,
+            kms_key_id=key_arn,
+            tags=cfg.tags(Name=f"{cfg.name_prefix}-waf-logs"),
+            opts=child,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            redacted_fields=[
+                aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name=header))
+                for header in REDACTED_HEADERS
+            ],
+            logging_filter=aws.wafv2.WebAclLoggingConfigurationLoggingFilterArgs(
+                default_behavior="DROP",
+                filters=[aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterArgs(
+                    behavior="KEEP", requirement="MEETS_ANY",
+                    conditions=[
+                        aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArgs(
+                            action_condition=aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionActionConditionArgs(
+                                action=action))
+                        for action in ("BLOCK", "COUNT")
+                    ],
+                )],
+            ),
+            opts=child,
+        )
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:

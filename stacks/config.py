@@ -262,6 +262,7 @@ class EdgeConfig(_Model):
     rate_limit_per_5_min: int = Field(default=2000, ge=100, le=2_000_000_000,
                                       description="requests per client IP per 5 minutes before WAF blocks it")
     health_check_path: str = Field(default="/readyz", pattern=r"^/[\w./-]*$")
+    waf_log_retention_days: int = Field(default=90, ge=1, description="blocked and counted requests, kept")
 
 
 class BudgetConfig(_Model):

@@ -63,6 +63,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         public_subnet_ids=network.public_subnet_ids,
         node_security_group_id=eks.cluster_security_group_id,
         node_group_asg_names=eks.node_group_asg_names,
+        logs_key_arn=keys.logs_key_arn,
     ))
     netpol = NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
     limits = NamespaceLimits(f"{prefix}-limits", NamespaceLimitsArgs(config=cfg, provider=eks.provider),

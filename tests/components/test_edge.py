@@ -13,7 +13,8 @@ ASGS = ["eks-general-asg", "eks-gpu-asg"]
 def _edge(build, cfg):
     def factory():
         edge = PublicEndpoint("edge", EdgeArgs(config=cfg, vpc_id="vpc-1", public_subnet_ids=PUBLIC,
-                                               node_security_group_id=NODES_SG, node_group_asg_names=ASGS))
+                                               node_security_group_id=NODES_SG, node_group_asg_names=ASGS,
+                                               logs_key_arn="logs-key"))
         return [edge.dns_name]
 
     return build(cfg, factory)
@@ -71,3 +72,17 @@ def test_every_client_ip_is_rate_limited_by_the_waf_in_front_of_the_load_balance
     [alb] = plan.by_type("aws:lb/loadBalancer:LoadBalancer")
     association = only(plan, "aws:wafv2/webAclAssociation:WebAclAssociation")
     assert association["resourceArn"] == alb.id and alb.id.startswith("arn:aws:elasticloadbalancing:")
+
+
+def test_blocked_requests_are_logged_without_credentials(build, staging_cfg):
+    plan = _edge(build, staging_cfg)
+    group = only(plan, "aws:cloudwatch/logGroup:LogGroup")
+    assert group["name"] == "aws-waf-logs-infra-staging-api" and group["kmsKeyId"] == "logs-key"
+    assert group["retentionInDays"] == staging_cfg.edge.waf_log_retention_days
+    logging = only(plan, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    assert {f["singleHeader"]["name"] for f in logging["redactedFields"]} == {"authorization", "cookie", "x-api-key"}
+    kept = logging["loggingFilter"]
+    assert kept["defaultBehavior"] == "DROP"
+    [rule] = kept["filters"]
+    assert rule["behavior"] == "KEEP" and sorted(c["actionCondition"]["action"] for c in rule["conditions"]) == [
+        "BLOCK", "COUNT"]

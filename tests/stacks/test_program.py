@@ -38,6 +38,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:lb/listener:Listener": 2,  # HTTPS, and HTTP that only redirects
         "aws:wafv2/webAcl:WebAcl": 1,
         "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
         "aws:autoscaling/attachment:Attachment": len(cfg.eks.node_groups),
         "infra:aws:PublicEndpoint": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": len(cfg.eks.access),
