@@ -10,6 +10,7 @@ namespace's network policy admits (the public subnets, on the app port).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,7 @@ import pulumi_aws as aws
 from stacks.config import EnvironmentConfig
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward secrecy only
+ACCESS_LOG_PREFIX = "alb"
 REDACTED_HEADERS = ("authorization", "cookie", "x-api-key")  # the API's credentials
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
 
@@ -63,6 +65,7 @@ class PublicEndpoint(pulumi.ComponentResource):
             tags=cfg.tags(Name=f"{prefix}-nodes-from-alb"), opts=child,
         )
 
+        logs, logs_policy = self._access_log_bucket(name, cfg, child)
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             name=f"{prefix}-api"[:32],
@@ -73,8 +76,9 @@ class PublicEndpoint(pulumi.ComponentResource):
             drop_invalid_header_fields=True,
             enable_deletion_protection=cfg.is_prod,
             idle_timeout=60,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.id, prefix=ACCESS_LOG_PREFIX, enabled=True),
             tags=cfg.tags(Name=f"{prefix}-api"),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[logs_policy])),
         )
         targets = aws.lb.TargetGroup(
             f"{name}-app",
@@ -133,6 +137,41 @@ class PublicEndpoint(pulumi.ComponentResource):
 
 
     @staticmethod
+    def _access_log_bucket(name: str, cfg: EnvironmentConfig,
+                           child: pulumi.ResourceOptions) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+        """Every request the load balancer served, for incidents and the security review. Private, TLS-only,
+        expiring; SSE-S3 because load balancers cannot write to KMS-encrypted buckets."""
+        bucket = aws.s3.Bucket(f"{name}-access-logs", bucket_prefix=f"{cfg.name_prefix}-alb-logs-",
+                               force_destroy=not cfg.is_prod, tags=cfg.tags(Name=f"{cfg.name_prefix}-alb-logs"),
+                               opts=child)
+        aws.s3.BucketPublicAccessBlock(f"{name}-access-logs-private", bucket=bucket.id, block_public_acls=True,
+                                       block_public_policy=True, ignore_public_acls=True,
+                                       restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-access-logs-owner", bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs-encryption", bucket=bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3
+                .BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"))],
+            opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-expiry", bucket=bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                    days=cfg.edge.access_log_retention_days))],
+            opts=child)
+        writer = aws.elb.get_service_account_output()  # the region's load balancer log writer
+        policy = aws.s3.BucketPolicy(
+            f"{name}-access-logs-policy", bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, writer.arn).apply(lambda v: _access_log_policy(v[0], v[1])),
+            opts=child)
+        return bucket, policy
+
+    @staticmethod
     def _waf_logs(name: str, cfg: EnvironmentConfig, acl: aws.wafv2.WebAcl, key_arn: pulumi.Input[str],
                   child: pulumi.ResourceOptions) -> None:
         """The requests WAF blocked or counted, for the on-call and the security review: who hit the rate
@@ -168,6 +207,19 @@ class PublicEndpoint(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+
+def _access_log_policy(bucket_arn: str, writer_arn: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "LoadBalancerWritesLogs", "Effect": "Allow", "Principal": {"AWS": writer_arn},
+             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{ACCESS_LOG_PREFIX}/AWSLogs/*"},
+            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [bucket_arn, f"{bucket_arn}/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ],
+    })
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:

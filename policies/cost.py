@@ -249,6 +249,14 @@ def _load_balancer(r: Resource, t: PriceTable) -> tuple[float, str]:
 
 
 @_line
+def _bucket(r: Resource, t: PriceTable) -> tuple[float, str]:
+    name = str(r.props.get("bucketPrefix") or r.props.get("bucket") or "")
+    stored = t.assumptions.get("s3_gb_stored", {})
+    gb = next((v for part, v in stored.items() if part != "default" and part in name), stored.get("default", 0))
+    return _need(t, "s3:standard").usd * gb, f"{gb} GB stored (assumed; requests not included)"
+
+
+@_line
 def _web_acl(r: Resource, t: PriceTable) -> tuple[float, str]:
     rules = len(r.props.get("rules") or [])
     millions = t.assumptions.get("waf_million_requests_per_month", 0)
@@ -271,4 +279,5 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:wafv2/webAcl:WebAcl": _web_acl,
+    "aws:s3/bucket:Bucket": _bucket,
 }

@@ -263,6 +263,7 @@ class EdgeConfig(_Model):
                                       description="requests per client IP per 5 minutes before WAF blocks it")
     health_check_path: str = Field(default="/readyz", pattern=r"^/[\w./-]*$")
     waf_log_retention_days: int = Field(default=90, ge=1, description="blocked and counted requests, kept")
+    access_log_retention_days: int = Field(default=90, ge=1, description="the load balancer's access logs, kept")
 
 
 class BudgetConfig(_Model):

@@ -127,6 +127,9 @@ class _CloudMocks(mocks.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
                     "userId": "PLAN", "id": ACCOUNT_ID}, []
+        if args.token == "aws:elb/getServiceAccount:getServiceAccount":
+            account = "127311923021" if self.region == "us-east-1" else str(int(_digest(self.region), 16))[:12]
+            return {"arn": f"arn:aws:iam::{account}:root", "id": account}, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []

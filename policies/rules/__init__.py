@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies.framework import Rule
-from policies.rules import cost, databases, edge, encryption, kubernetes, network, quotas, tagging
+from policies.rules import cost, databases, edge, encryption, kubernetes, network, quotas, storage, tagging
 
 ALL_RULES: list[Rule] = [
     *databases.RULES,
@@ -11,6 +11,7 @@ ALL_RULES: list[Rule] = [
     *quotas.RULES,
     *network.RULES,
     *edge.RULES,
+    *storage.RULES,
     *encryption.RULES,
     *tagging.RULES,
     *cost.RULES,

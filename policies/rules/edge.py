@@ -32,6 +32,8 @@ def _hardened(r: Resource, ctx: Context) -> Iterator[str]:
         return
     if r.props.get("dropInvalidHeaderFields") is not True:
         yield "passes requests with invalid HTTP headers to the app (dropInvalidHeaderFields is off)"
+    if (r.props.get("accessLogs") or {}).get("enabled") is not True:
+        yield "keeps no access logs: an incident could not be traced back to its requests"
     if ctx.is_prod and r.props.get("enableDeletionProtection") is not True:
         yield "can be deleted by one mistaken change (enableDeletionProtection is off in prod)"
 
@@ -62,9 +64,10 @@ RULES = [
     Rule("alb-tls-only", "Load balancer listeners speak TLS 1.2+ only; plain HTTP only redirects to HTTPS",
          Enforcement.MANDATORY, f"listen with HTTPS and an {MODERN_TLS}* ssl_policy; make port 80 a redirect",
          "CKV_AWS_2, CKV_AWS_103", (LISTENER,), _tls_only),
-    Rule("alb-hardened", "Load balancers drop invalid headers; prod's cannot be deleted by accident",
-         Enforcement.MANDATORY, "set drop_invalid_header_fields=True and, in prod, enable_deletion_protection=True",
-         "CKV_AWS_131, CKV_AWS_150", (LOAD_BALANCER,), _hardened),
+    Rule("alb-hardened", "Load balancers drop invalid headers and keep access logs; prod's cannot be deleted by "
+         "accident", Enforcement.MANDATORY, "set drop_invalid_header_fields=True, access_logs enabled and, in "
+         "prod, enable_deletion_protection=True", "CKV_AWS_131, CKV_AWS_91, CKV_AWS_150", (LOAD_BALANCER,),
+         _hardened),
     Rule("alb-rate-limited", "Every internet-facing load balancer sits behind a WAF web ACL that rate-limits "
          "each client", Enforcement.MANDATORY, "associate a wafv2 WebAcl with a blocking rate_based_statement",
          "CKV2_AWS_28", stack_check=_rate_limited),

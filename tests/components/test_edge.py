@@ -86,3 +86,26 @@ def test_blocked_requests_are_logged_without_credentials(build, staging_cfg):
     [rule] = kept["filters"]
     assert rule["behavior"] == "KEEP" and sorted(c["actionCondition"]["action"] for c in rule["conditions"]) == [
         "BLOCK", "COUNT"]
+
+
+def test_access_logs_go_to_a_private_tls_only_expiring_bucket(build, prod_cfg):
+    import json
+
+    plan = _edge(build, prod_cfg)
+    bucket = plan.by_type("aws:s3/bucket:Bucket")[0]
+    assert bucket.inputs["bucketPrefix"] == "infra-prod-alb-logs-" and bucket.inputs["forceDestroy"] is False
+    alb = only(plan, "aws:lb/loadBalancer:LoadBalancer")
+    assert alb["accessLogs"] == {"bucket": bucket.id, "prefix": "alb", "enabled": True}
+    block = only(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets"))
+    sse_type = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    [sse] = only(plan, sse_type)["rules"]
+    assert sse["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # what ELB can write to
+    [expiry] = only(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    assert expiry["expiration"]["days"] == prod_cfg.edge.access_log_retention_days and expiry["status"] == "Enabled"
+    policy = json.loads(only(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    write, tls = policy["Statement"]
+    assert write["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}  # us-east-1's load balancer log writer
+    assert write["Action"] == "s3:PutObject" and write["Resource"].endswith("/alb/AWSLogs/*")
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -45,10 +45,23 @@ PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"
 
 ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/api/0123456789abcdef"
 ALB = R("aws:lb/loadBalancer:LoadBalancer", "alb", id=ALB_ARN, loadBalancerType="application", internal=False,
-        dropInvalidHeaderFields=True, enableDeletionProtection=True)
+        dropInvalidHeaderFields=True, enableDeletionProtection=True, accessLogs={"bucket": "logs", "enabled": True})
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 RATE_LIMITED = R("aws:wafv2/webAcl:WebAcl", "acl", rules=[
     {"name": "rate", "action": {"block": {}}, "statement": {"rateBasedStatement": {"limit": 2000}}}])
+
+
+BUCKET_TYPE = "aws:s3/bucket"
+TLS_ONLY = '{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", ' \
+           '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}'
+GUARDED_BUCKET = [
+    R("aws:s3/bucket:Bucket", "logs", id="logs-1"),
+    R(BUCKET_TYPE + "PublicAccessBlock:BucketPublicAccessBlock", "pab", bucket="logs-1", blockPublicAcls=True,
+      blockPublicPolicy=True, ignorePublicAcls=True, restrictPublicBuckets=True),
+    R(BUCKET_TYPE + "ServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sse",
+      bucket="logs-1", rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+    R(BUCKET_TYPE + "Policy:BucketPolicy", "policy", bucket="logs-1", policy=TLS_ONLY),
+]
 
 
 def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None) -> Resource:
@@ -154,6 +167,15 @@ CASES = [
      "enableDeletionProtection is off in prod"),
     ("alb-hardened", "staging", [R(ALB.type, "alb", **{**ALB.props, "enableDeletionProtection": False})],
      [R(ALB.type, "alb", **{**ALB.props, "dropInvalidHeaderFields": False})], "invalid HTTP headers"),
+    ("alb-hardened", "staging", [ALB], [R(ALB.type, "alb", id=ALB.id, **{**ALB.props, "accessLogs": None})],
+     "keeps no access logs"),
+    ("s3-private-encrypted-tls", "prod", GUARDED_BUCKET, GUARDED_BUCKET[:3], "accepts requests over plain HTTP"),
+    ("s3-private-encrypted-tls", "prod", GUARDED_BUCKET,
+     [GUARDED_BUCKET[0], R(BUCKET_TYPE + "PublicAccessBlock:BucketPublicAccessBlock", "pab", bucket="logs-1",
+                           blockPublicAcls=True, blockPublicPolicy=False, ignorePublicAcls=True,
+                           restrictPublicBuckets=True), *GUARDED_BUCKET[2:]], "can be made public"),
+    ("s3-private-encrypted-tls", "prod", GUARDED_BUCKET, [GUARDED_BUCKET[i] for i in (0, 1, 3)],
+     "has no default encryption configuration"),
     ("alb-rate-limited", "prod", [ALB, RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")],
      [ALB, RATE_LIMITED], "is internet-facing with no WAF web ACL"),
     ("alb-rate-limited", "prod", [ALB, RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")],

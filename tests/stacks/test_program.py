@@ -39,6 +39,8 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:wafv2/webAcl:WebAcl": 1,
         "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
+        "aws:s3/bucket:Bucket": 1,  # the load balancer's access logs
+        "aws:s3/bucketPolicy:BucketPolicy": 1,
         "aws:autoscaling/attachment:Attachment": len(cfg.eks.node_groups),
         "infra:aws:PublicEndpoint": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": len(cfg.eks.access),
