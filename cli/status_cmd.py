@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stacks.config import EnvironmentConfig
 from stacks.errors import ExitCode, InfraError
+
+if TYPE_CHECKING:  # pydantic stays out of `infra --help`
+    from stacks.config import EnvironmentConfig
 
 OK, ATTENTION, UNKNOWN = "ok", "attention", "unknown"
 
