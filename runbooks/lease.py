@@ -77,8 +77,11 @@ class ClusterLease:
         spec = current.spec
         if not self._expired(spec):
             since = spec.acquire_time.isoformat(timespec="seconds") if spec.acquire_time else "an unknown time"
+            expires = (spec.renew_time + timedelta(seconds=spec.lease_duration_seconds)).isoformat(timespec="seconds")
             raise Blocked(f"{self.target} is locked by {spec.holder_identity or 'another run'} since {since} "
-                          f"({self})", hint="another run is working on it; wait for it to finish")
+                          f"({self})", hint=f"another run is working on it; wait for it to finish. If that run is "
+                          f"gone, the lease expires at {expires}, or `kubectl -n {self.namespace} delete lease "
+                          f"{self.name}` frees it now")
         self._replace("take over the expired", current.metadata.resource_version)
 
     def renew(self) -> None:

@@ -65,6 +65,9 @@ def test_a_lease_held_elsewhere_refuses_with_its_holder_and_touches_nothing(infr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {TARGET} is locked by alice@oncall-laptop (temporal-restart, pid 4242")
     assert f"(lease temporal/{lease_name(TARGET)})" in line and "wait for it to finish" in line
+    expiry = (datetime.fromisoformat(held["spec"]["renewTime"].replace("Z", "+00:00")) + timedelta(seconds=300))
+    assert f"the lease expires at {expiry.isoformat(timespec='seconds')}" in line
+    assert f"`kubectl -n temporal delete lease {lease_name(TARGET)}` frees it now" in line
     assert server.sent("PATCH") == [] and server.leases.objects[("temporal", lease_name(TARGET))] == held
 
 
