@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.shared import assume_role_policy
+from components.shared import assume_role_policy, irsa_trust
 from stacks.config import EKS_ACCESS_POLICIES, EnvironmentConfig
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -81,6 +81,7 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
 
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_issuer = issuer
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=issuer,
@@ -215,11 +216,11 @@ class EksCluster(pulumi.ComponentResource):
 
     def _addons(self, issuer: pulumi.Output[str], node_groups: list[aws.eks.NodeGroup]) -> None:
         cni_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(
-            lambda v: _irsa_trust(v[0], v[1], "kube-system", "aws-node")
+            lambda v: irsa_trust(v[0], v[1], "kube-system", "aws-node")
         )
         cni_role = self._role("vpc-cni", ["AmazonEKS_CNI_Policy"], assume=cni_trust)
         observability_trust = pulumi.Output.all(self.oidc_provider.arn, issuer).apply(
-            lambda v: _irsa_trust(v[0], v[1], "amazon-cloudwatch", "cloudwatch-agent")
+            lambda v: irsa_trust(v[0], v[1], "amazon-cloudwatch", "cloudwatch-agent")
         )
         observability_role = self._role("observability", ["CloudWatchAgentServerPolicy"], assume=observability_trust)
         addons = {
@@ -252,22 +253,6 @@ def access_label(principal_arn: str) -> str:
     """A stable resource-name part for a principal: its name plus a short hash of the whole ARN."""
     tail = re.sub(r"[^a-z0-9-]+", "-", principal_arn.rsplit("/", 1)[-1].lower()).strip("-")[:40]
     return f"{tail}-{hashlib.sha256(principal_arn.encode()).hexdigest()[:6]}"
-
-
-def _irsa_trust(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
-    host = issuer.removeprefix("https://")
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                f"{host}:aud": "sts.amazonaws.com",
-            }},
-        }],
-    })
 
 
 def _kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:

@@ -18,6 +18,24 @@ def assume_role_policy(service: str) -> str:
     })
 
 
+def irsa_trust(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
+    """Trust policy letting one Kubernetes service account assume a role through the cluster's OIDC provider
+    (IRSA): only that namespace/name, only for STS."""
+    host = issuer.removeprefix("https://")
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{host}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    })
+
+
 def nodes_only_security_group(name: str, cfg: EnvironmentConfig, *, what: str, slug: str, port: int,
                               vpc_id: pulumi.Input[str], node_security_group_id: pulumi.Input[str],
                               parent: pulumi.Resource) -> aws.ec2.SecurityGroup:

@@ -8,16 +8,21 @@ node drains from taking a whole workload down, and replicas spread across availa
 
 The image's contract: ``serve`` listens on ``kubernetes.appPort`` (env ``PORT``), ``worker`` runs the Temporal
 workers with a health server on ``HEALTH_PORT``; both answer ``GET /readyz`` (ready for traffic/work) and
-``GET /healthz`` (alive). ``ENVIRONMENT`` names the environment.
+``GET /healthz`` (alive). ``ENVIRONMENT`` names the environment; ``APP_DATABASE_SECRET_ARN`` and
+``APP_REDIS_SECRET_ARN`` name the connection-settings secrets, which each workload reads with its own IRSA role
+(no Kubernetes API token is mounted; EKS projects the web-identity token on its own).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.shared import irsa_trust
 from stacks.config import EnvironmentConfig
 
 meta = k8s.meta.v1
@@ -25,6 +30,7 @@ core = k8s.core.v1
 apps = k8s.apps.v1
 policy = k8s.policy.v1
 
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 WORKER_HEALTH_PORT = 9090
 RUN_AS = 10001
 ZONE = "topology.kubernetes.io/zone"
@@ -43,9 +49,21 @@ WORKER_RESOURCES = Resources("500m", "1Gi", "2", "2Gi")
 
 
 @dataclass(frozen=True)
+class SecretAccess:
+    """What the pods may read from Secrets Manager, and where they learn of it."""
+
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    env: dict[str, pulumi.Input[str]]  # e.g. APP_DATABASE_SECRET_ARN -> the app's connection-settings secret
+    readable: list[pulumi.Input[str]]  # those, and the credential secrets they point at
+
+
+@dataclass(frozen=True)
 class WorkloadsArgs:
     config: EnvironmentConfig
     provider: k8s.Provider
+    secrets: SecretAccess | None = None  # None: the pods get no AWS identity
 
 
 class Workloads(pulumi.ComponentResource):
@@ -61,6 +79,8 @@ class Workloads(pulumi.ComponentResource):
         self._name = name
         self._env = cfg.environment
         self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self._secrets = args.secrets
+        self._cfg = cfg
 
         app = self._workload(
             component="app", namespace=kc.app_namespace, image=image, replicas=cfg.release.app_replicas,
@@ -100,19 +120,24 @@ class Workloads(pulumi.ComponentResource):
     def _workload(self, *, component: str, namespace: str, image: str, replicas: int, args: list[str],
                   port: int, port_env: str, resources: Resources) -> apps.Deployment:
         labels = self._labels(component)
+        role_arn = self._secret_reader(component, namespace) if self._secrets else None
         account = core.ServiceAccount(
             f"{self._name}-{component}-sa",
-            metadata=meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels),
-            automount_service_account_token=False,
+            metadata=meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels,
+                                         annotations={IRSA_ANNOTATION: role_arn} if role_arn else None),
+            automount_service_account_token=False,  # no Kubernetes API token; the IRSA token is projected apart
             opts=self._child,
         )
+        secret_env = [core.EnvVarArgs(name=k, value=v) for k, v in sorted((self._secrets.env if self._secrets
+                                                                            else {}).items())]
         container = core.ContainerArgs(
             name=component,
             image=image,
             image_pull_policy="IfNotPresent",
             args=args,
             env=[core.EnvVarArgs(name=port_env, value=str(port)),
-                 core.EnvVarArgs(name="ENVIRONMENT", value=self._env)],
+                 core.EnvVarArgs(name="ENVIRONMENT", value=self._env),
+                 core.EnvVarArgs(name="AWS_REGION", value=self._cfg.region), *secret_env],
             ports=[core.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
             resources=core.ResourceRequirementsArgs(
                 requests={"cpu": resources.cpu_request, "memory": resources.memory_request},
@@ -178,3 +203,39 @@ class Workloads(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         return deployment
+
+    def _secret_reader(self, component: str, namespace: str) -> pulumi.Output[str]:
+        """An IAM role only this service account can assume (IRSA), allowed to read exactly the app's secrets
+        and to decrypt them through Secrets Manager, nothing else."""
+        access, cfg = self._secrets, self._cfg
+        assert access is not None
+        aws_child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{self._name}-{component}-role",
+            assume_role_policy=pulumi.Output.all(access.oidc_provider_arn, access.oidc_issuer).apply(
+                lambda v: irsa_trust(v[0], v[1], namespace, component)),
+            tags=cfg.tags(Name=f"{cfg.name_prefix}-{component}"),
+            opts=aws_child,
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-{component}-read-secrets",
+            role=role.id,
+            policy=pulumi.Output.all(access.secrets_key_arn, *access.readable).apply(
+                lambda v: _read_secrets_policy(v[0], v[1:], cfg.region)),
+            opts=aws_child,
+        )
+        return role.arn
+
+
+def _read_secrets_policy(key_arn: str, secret_arns: list[str], region: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadTheAppSecrets", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+             "Resource": sorted(set(secret_arns))},
+            {"Sid": "DecryptThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+             "Resource": key_arn,
+             "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
+        ],
+    })

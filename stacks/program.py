@@ -16,7 +16,7 @@ from components.network import Network, NetworkArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis import RedisCache, RedisCacheArgs
-from components.workloads import Workloads, WorkloadsArgs
+from components.workloads import SecretAccess, Workloads, WorkloadsArgs
 from stacks.config import EnvironmentConfig
 
 
@@ -69,7 +69,16 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
     limits = NamespaceLimits(f"{prefix}-limits", NamespaceLimitsArgs(config=cfg, provider=eks.provider),
                              opts=pulumi.ResourceOptions(depends_on=[netpol]))  # netpol creates the namespaces
     if cfg.release.image:  # the application, once `infra deploy` has set a release
-        Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider),
+        secrets = SecretAccess(
+            oidc_provider_arn=eks.cluster_oidc_provider_arn,
+            oidc_issuer=eks.oidc_issuer,
+            secrets_key_arn=keys.secrets_key_arn,
+            env={"APP_DATABASE_SECRET_ARN": app_secrets.database_secret_arn,
+                 "APP_REDIS_SECRET_ARN": app_secrets.redis_secret_arn},
+            readable=[app_secrets.database_secret_arn, app_secrets.redis_secret_arn,
+                      postgres.master_user_secret_arn, redis.auth_secret_arn],
+        )
+        Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider, secrets=secrets),
                   opts=pulumi.ResourceOptions(depends_on=[netpol, limits]))
     alerts = BudgetAlerts(f"{prefix}-budget", BudgetAlertsArgs(config=cfg, alerts_key_arn=keys.alerts_key_arn))
     Alarms(f"{prefix}-alarms", AlarmsArgs(

@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from components.workloads import Workloads, WorkloadsArgs
+from components.workloads import SecretAccess, Workloads, WorkloadsArgs
 from stacks.config import ReleaseConfig
 
 IMAGE = "registry.example.com/platform/app:1.4.2"
@@ -95,5 +95,48 @@ def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_pla
         r.type for r in staging_plan.resources)
     assert added == {"infra:k8s:Workloads": 1, DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
                      "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1,
-                     "aws:cloudwatch/metricAlarm:MetricAlarm": 3}  # and the API's alarms, now that it serves
+                     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,  # and the API's alarms, now that it serves
+                     "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2}  # each reads its secrets (IRSA)
+    [app_sa] = [r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount"
+                and r.inputs["metadata"]["name"] == "app"]
+    assert app_sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("workloads-app-role")
     assert all(r.parent == component.urn for r in plan.resources if r.type == DEPLOYMENT)
+
+
+SECRETS = SecretAccess(
+    oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    oidc_issuer="https://oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    secrets_key_arn="arn:aws:kms:us-east-1:123456789012:key/secrets",
+    env={"APP_DATABASE_SECRET_ARN": "arn:db-settings", "APP_REDIS_SECRET_ARN": "arn:redis-settings"},
+    readable=["arn:db-settings", "arn:redis-settings", "arn:rds-master", "arn:redis-auth"],
+)
+
+
+@pytest.mark.parametrize(("namespace", "component"), [("app", "app"), ("workers", "worker")])
+def test_each_workload_reads_exactly_the_app_secrets_through_its_own_role(build_k8s, prod_cfg, namespace, component):
+    import json
+
+    cfg = _with_release(prod_cfg)
+    plan = build_k8s(cfg, lambda provider: Workloads("wl", WorkloadsArgs(cfg, provider, SECRETS)).app_service_name)
+    [role] = [r for r in plan.by_type("aws:iam/role:Role") if r.name == f"wl-{component}-role"]
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"]["StringEquals"] == {
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": f"system:serviceaccount:{namespace}:{component}",
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com"}
+    [policy] = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == f"wl-{component}-read-secrets"]
+    read, decrypt = json.loads(policy.inputs["policy"])["Statement"]
+    assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    assert read["Resource"] == sorted(SECRETS.readable)  # no wildcard: these four and nothing else
+    assert decrypt == {"Sid": "DecryptThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+                       "Resource": SECRETS.secrets_key_arn,
+                       "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}
+    objects = {(r.type, r.inputs["metadata"]["name"]): r.inputs for r in plan.resources
+               if r.type.startswith("kubernetes:") and "metadata" in r.inputs}
+    account = objects[("kubernetes:core/v1:ServiceAccount", component)]
+    [annotation] = account["metadata"]["annotations"].items()
+    assert annotation[0] == "eks.amazonaws.com/role-arn" and annotation[1].endswith(f":wl-{component}-role")
+    assert account["automountServiceAccountToken"] is False
+    [container] = objects[(DEPLOYMENT, component)]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["APP_DATABASE_SECRET_ARN"] == "arn:db-settings" and env["APP_REDIS_SECRET_ARN"] == "arn:redis-settings"
+    assert env["AWS_REGION"] == "us-east-1"
