@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies.framework import Rule
-from policies.rules import cost, databases, edge, encryption, kubernetes, network, quotas, storage, tagging
+from policies.rules import cost, databases, edge, encryption, iam, kubernetes, network, quotas, storage, tagging
 
 ALL_RULES: list[Rule] = [
     *databases.RULES,
@@ -13,6 +13,7 @@ ALL_RULES: list[Rule] = [
     *edge.RULES,
     *storage.RULES,
     *encryption.RULES,
+    *iam.RULES,
     *tagging.RULES,
     *cost.RULES,
 ]

@@ -72,6 +72,13 @@ def listener(port: int, protocol: str, policy: str | None = None, actions: list 
     return R("aws:lb/listener:Listener", f"l{port}", **props)
 
 
+def inline(statement: dict) -> Resource:
+    import json
+
+    return R("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps({"Version": "2012-10-17",
+                                                                     "Statement": [statement]}))
+
+
 def grant(policy: str, scope: dict) -> Resource:
     return R("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "grant",
              principalArn="arn:aws:iam::111122223333:role/sre", accessScope=scope,
@@ -184,6 +191,16 @@ CASES = [
     # a preview: the ARN is not known yet, an association waiting for it counts
     ("alb-rate-limited", "prod", [R(ALB.type, "alb", **ALB.props), RATE_LIMITED, R(ASSOCIATION, "assoc")],
      [R(ALB.type, "alb", **ALB.props), RATE_LIMITED], "is internet-facing with no WAF web ACL"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                                                 "Resource": ["arn:aws:secretsmanager:us-east-1:1:secret:x"]})],
+     [inline({"Sid": "Everything", "Effect": "Allow", "Action": "s3:*", "Resource": "*"})],
+     "Everything allows s3:* on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Deny", "NotAction": "kms:*", "Resource": "*"})],
+     [inline({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})], "allows by exclusion"),
+    ("iam-least-privilege", "prod",
+     [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")],
+     [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+        policyArn="arn:aws:iam::aws:policy/AdministratorAccess")], "attaches AdministratorAccess"),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
