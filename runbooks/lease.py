@@ -82,7 +82,8 @@ class ClusterLease:
                           f"({self})", hint=f"another run is working on it; wait for it to finish. If that run is "
                           f"gone, the lease expires at {expires}, or `kubectl -n {self.namespace} delete lease "
                           f"{self.name}` frees it now")
-        self._replace("take over the expired", current.metadata.resource_version)
+        self._replace("take over the expired lease", current.metadata.resource_version,
+                      lost="it was taken over by another run first; nothing was changed")
 
     def renew(self) -> None:
         """Extend the lease; raise Blocked if another run has taken it over meanwhile. Any other failure
@@ -90,7 +91,8 @@ class ClusterLease:
         from kubernetes.client.exceptions import ApiException
 
         with contextlib.suppress(ApiException):
-            self._replace("renew", self._version)
+            self._replace("renew the lease", self._version,
+                          lost="another run took it over; this run stopped before its next step")
 
     def release(self) -> None:
         from kubernetes import client
@@ -118,7 +120,7 @@ class ClusterLease:
             return True
         return spec.renew_time + timedelta(seconds=spec.lease_duration_seconds) < self._now()
 
-    def _replace(self, what: str, version: str | None) -> None:
+    def _replace(self, what: str, version: str | None, *, lost: str) -> None:
         from kubernetes.client.exceptions import ApiException
 
         body = self._body()
@@ -129,8 +131,7 @@ class ClusterLease:
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
-            raise Blocked(f"{self.target}: another run took the {self} (could not {what} it); "
-                          "this run stopped before its next step",
+            raise Blocked(f"{self.target}: could not {what} ({self}): {lost}",
                           hint=f"see `kubectl -n {self.namespace} get lease {self.name} -o yaml`") from None
 
     def _body(self):

@@ -97,14 +97,15 @@ def test_a_lease_taken_over_while_waiting_for_confirmation_stops_before_any_chan
         return True
 
     inputs = restart_container.RunInputs(target=parse_target(TARGET), probe=None, timeout=10)
-    with pytest.raises(Blocked, match="another run took the lease temporal/infra-runbook-"):
+    with pytest.raises(Blocked, match=r"could not renew the lease \(lease temporal/infra-runbook-.*\): another run "
+                                      "took it over; this run stopped before its next step"):
         execute(restart_container.RUNBOOK, inputs, paths=state_paths(), dry_run=False, confirm=confirm,
                 say=lambda text: None)
 
     assert server.sent("PATCH") == []  # the restart never happened
     assert server.leases.objects[("temporal", lease_name(TARGET))]["spec"]["holderIdentity"] == "carol@laptop"
     log = (state_dir / "INCIDENT_LOG.md").read_text()
-    assert "another run took the lease" in log
+    assert "another run took it over" in log
 
 
 def test_no_permission_for_leases_warns_and_runs_under_the_local_lock(infra, state_dir, server):
@@ -133,3 +134,26 @@ def test_lease_names_are_valid_object_names_and_stable(target):
     name = lease_name(target)
     assert len(name) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
     assert lease_name(target) == name and lease_name(target + "-2") != name
+
+
+def test_two_runs_racing_for_an_expired_lease_one_wins_the_other_changes_nothing(state_dir, server):
+    from runbooks.lease import ClusterLease
+
+    held_by(server, "bob@crashed-laptop", renewed=datetime.now(UTC) - timedelta(hours=1), seconds=130)
+    handle = server.leases.handle
+
+    def carol_gets_there_first(method, path, body):
+        if method == "PUT" and server.leases.history == []:  # between our read and our replace
+            name = lease_name(TARGET)
+            stale = server.leases.objects[("temporal", name)]
+            server.leases.put("temporal", {**stale, "spec": {**stale["spec"], "holderIdentity": "carol@laptop",
+                                                              "renewTime": stale["spec"]["renewTime"]}})
+            server.leases.history.append(("replace", None))
+        return handle(method, path, body)
+
+    server.leases.handle = carol_gets_there_first
+    lease = ClusterLease(api_client(server), "temporal", TARGET, runbook="temporal-restart", duration_seconds=10)
+    with pytest.raises(Blocked, match=r"could not take over the expired lease .*: it was taken over by another run "
+                                      "first; nothing was changed"):
+        lease.acquire()
+    assert server.leases.objects[("temporal", lease_name(TARGET))]["spec"]["holderIdentity"] == "carol@laptop"
