@@ -356,6 +356,10 @@ class EnvironmentConfig(_Model):
              "prod needs deletion protection; set it to true"),
             (self.postgres.backup_retention_days >= 7, "postgres.backupRetentionDays",
              "prod keeps backups at least 7 days; set it to 7 or more"),
+            (any(g.capacity_type == "ON_DEMAND" for g in self.eks.node_groups), "eks.nodeGroups",
+             "prod needs an ON_DEMAND node group: Spot capacity can be reclaimed all at once"),
+            (bool(self.budget.alert_emails), "budget.alertEmails",
+             "prod needs someone to receive the budget alerts and the daily cost report; list an address"),
         ]
         for ok, key, why in rules:
             if not ok:

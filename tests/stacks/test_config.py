@@ -55,6 +55,8 @@ BAD = [
     ("prod", _set("postgres.deletionProtection", False), ["infra:postgres.deletionProtection"]),
     ("prod", _set("postgres.backupRetentionDays", 3), ["infra:postgres.backupRetentionDays", "at least 7"]),
     ("prod", _set("network.natGateways", "single"), ["infra:network.natGateways", "onePerAz"]),
+    ("prod", _set("eks.nodeGroups.0.capacityType", "SPOT"), ["infra:eks.nodeGroups: prod needs an ON_DEMAND"]),
+    ("prod", _set("budget.alertEmails", []), ["infra:budget.alertEmails: prod needs someone to receive"]),
     ("staging", _set("postgres.multiAZ", True), ["infra:postgres.multiAZ", "did you mean 'multiAz'"]),
     ("staging", _set("postgress", {"a": 1}), ["infra:postgress", "did you mean 'postgres'"]),
     ("staging", _set("redis.replicas", 0), ["infra:redis.replicas", "greater than or equal to 1"]),
