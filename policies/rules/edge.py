@@ -48,9 +48,10 @@ def _rate_limited(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     for lb in ctx.of_type(LOAD_BALANCER):
         if lb.props.get("internal") is True or lb.props.get("loadBalancerType", "application") != "application":
             continue
-        if lb.id and lb.id in protected:
+        known = {lb.id, lb.props.get("arn")} - {None, ""}  # an ALB's id is its ARN
+        if known & protected:
             continue
-        if not lb.id and pending:
+        if not known and pending:
             pending -= 1
             continue
         yield lb, "is internet-facing with no WAF web ACL: nothing rate-limits its clients"

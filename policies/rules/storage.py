@@ -21,14 +21,15 @@ def _by_bucket(ctx: Context, type_: str) -> dict[str, Resource]:
 def _guarded(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     blocks, encryption, policies = (_by_bucket(ctx, t) for t in (PUBLIC_ACCESS_BLOCK, ENCRYPTION, POLICY))
     for bucket in ctx.of_type(BUCKET):
-        if not bucket.id:
+        name = bucket.id or bucket.props.get("bucket")  # a bucket's id is its name
+        if not name:
             continue  # not created yet (preview): its settings cannot be matched to it
-        block = blocks.get(bucket.id)
+        block = blocks.get(name)
         if block is None or not all(block.props.get(k) is True for k in BLOCKS):
             yield bucket, "can be made public: no public access block with all four settings on"
-        if bucket.id not in encryption:
+        if name not in encryption:
             yield bucket, "has no default encryption configuration"
-        if not _denies_plain_http(policies.get(bucket.id)):
+        if not _denies_plain_http(policies.get(name)):
             yield bucket, "accepts requests over plain HTTP: no policy denying aws:SecureTransport false"
 
 

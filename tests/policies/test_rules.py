@@ -188,6 +188,13 @@ CASES = [
     ("alb-rate-limited", "prod", [ALB, RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")],
      [ALB, R(RATE_LIMITED.type, "acl", rules=[{"name": "common", "statement": {"managedRuleGroupStatement": {}}}]),
       R(ASSOCIATION, "assoc", resourceArn=ALB.id, webAclArn="acl")], "has no rate-based rule that blocks"),
+    # the policy pack sees outputs: the ALB's arn, the bucket's name
+    ("alb-rate-limited", "prod", [R(ALB.type, "alb", arn=ALB.id, **ALB.props), RATE_LIMITED,
+                                  R(ASSOCIATION, "assoc", resourceArn=ALB.id)],
+     [R(ALB.type, "alb", arn=ALB.id, **ALB.props), RATE_LIMITED, R(ASSOCIATION, "assoc", resourceArn="arn:other")],
+     "is internet-facing with no WAF web ACL"),
+    ("s3-private-encrypted-tls", "prod", [R("aws:s3/bucket:Bucket", "logs", bucket="logs-1"), *GUARDED_BUCKET[1:]],
+     [R("aws:s3/bucket:Bucket", "logs", bucket="logs-1"), *GUARDED_BUCKET[1:3]], "accepts requests over plain HTTP"),
     # a preview: the ARN is not known yet, an association waiting for it counts
     ("alb-rate-limited", "prod", [R(ALB.type, "alb", **ALB.props), RATE_LIMITED, R(ASSOCIATION, "assoc")],
      [R(ALB.type, "alb", **ALB.props), RATE_LIMITED], "is internet-facing with no WAF web ACL"),
