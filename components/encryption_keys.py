@@ -18,7 +18,7 @@ PURPOSES = {
     "eks": "envelope encryption of Kubernetes secrets",
     "data": "RDS storage, Performance Insights and ElastiCache at rest",
     "secrets": "Secrets Manager secrets of the application and the database master user",
-    "logs": "CloudWatch log groups (VPC flow logs, EKS control plane)",
+    "logs": "CloudWatch log groups (VPC flow logs, EKS control plane, WAF)",
     "alerts": "the SNS topic that budgets and CloudWatch alarms publish to",
 }
 # Services that must encrypt with a key themselves (everything else is granted through IAM).
