@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from stacks.config import EnvironmentConfig
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward secrecy only
+HSTS = "max-age=31536000; includeSubDomains"
 ACCESS_LOG_PREFIX = "alb"
 REDACTED_HEADERS = ("authorization", "cookie", "x-api-key")  # the API's credentials
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
@@ -103,6 +104,12 @@ class PublicEndpoint(pulumi.ComponentResource):
         aws.lb.Listener(
             f"{name}-https", load_balancer_arn=alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
             certificate_arn=edge.certificate_arn,
+            # Set by the load balancer on every answer, whatever the app sends: browsers stay on HTTPS for a
+            # year, do not sniff content types, do not frame the API; the server is not named.
+            routing_http_response_strict_transport_security_header_value=HSTS,
+            routing_http_response_x_content_type_options_header_value="nosniff",
+            routing_http_response_x_frame_options_header_value="DENY",
+            routing_http_response_server_enabled=False,
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)],
             tags=cfg.tags(Name=f"{prefix}-https"), opts=child,
         )

@@ -19,6 +19,9 @@ def _tls_only(r: Resource, ctx: Context) -> Iterator[str]:
         policy = str(r.props.get("sslPolicy") or "the default policy")
         if not policy.startswith(MODERN_TLS):
             yield f"port {r.props.get('port')} uses {policy}, which still accepts TLS older than 1.2"
+        if protocol == "HTTPS" and "max-age" not in str(
+                r.props.get("routingHttpResponseStrictTransportSecurityHeaderValue") or ""):
+            yield f"port {r.props.get('port')} sends no Strict-Transport-Security: browsers may fall back to HTTP"
         return
     actions = r.props.get("defaultActions") or []
     redirects = all(a.get("type") == "redirect" and str((a.get("redirect") or {}).get("protocol")).upper() == "HTTPS"
@@ -62,8 +65,9 @@ def _blocks_over_a_rate(rule: dict) -> bool:
 
 
 RULES = [
-    Rule("alb-tls-only", "Load balancer listeners speak TLS 1.2+ only; plain HTTP only redirects to HTTPS",
-         Enforcement.MANDATORY, f"listen with HTTPS and an {MODERN_TLS}* ssl_policy; make port 80 a redirect",
+    Rule("alb-tls-only", "Load balancer listeners speak TLS 1.2+ only, with HSTS; plain HTTP only redirects to HTTPS",
+         Enforcement.MANDATORY, f"listen with HTTPS, an {MODERN_TLS}* ssl_policy and a Strict-Transport-Security "
+         "header value; make port 80 a redirect",
          "CKV_AWS_2, CKV_AWS_103", (LISTENER,), _tls_only),
     Rule("alb-hardened", "Load balancers drop invalid headers and keep access logs; prod's cannot be deleted by "
          "accident", Enforcement.MANDATORY, "set drop_invalid_header_fields=True, access_logs enabled and, in "

@@ -28,6 +28,11 @@ def test_tls_only_with_a_modern_policy_and_http_redirected(build, staging_cfg):
     assert https["protocol"] == "HTTPS" and https["sslPolicy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["certificateArn"] == staging_cfg.edge.certificate_arn
     assert [a["type"] for a in https["defaultActions"]] == ["forward"]
+    # security headers on every answer, set by the load balancer itself
+    assert https["routingHttpResponseStrictTransportSecurityHeaderValue"] == "max-age=31536000; includeSubDomains"
+    assert https["routingHttpResponseXContentTypeOptionsHeaderValue"] == "nosniff"
+    assert https["routingHttpResponseXFrameOptionsHeaderValue"] == "DENY"
+    assert https["routingHttpResponseServerEnabled"] is False
     [redirect] = listeners[80]["defaultActions"]
     assert redirect == {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}
 

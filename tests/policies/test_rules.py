@@ -64,11 +64,13 @@ GUARDED_BUCKET = [
 ]
 
 
-def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None) -> Resource:
+def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None,
+             hsts: str | None = "max-age=31536000") -> Resource:
     redirect = [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
     props = {"port": port, "protocol": protocol, "defaultActions": actions or redirect}
     if policy:
-        props.update(sslPolicy=policy, defaultActions=actions or [{"type": "forward"}])
+        props.update(sslPolicy=policy, defaultActions=actions or [{"type": "forward"}],
+                     routingHttpResponseStrictTransportSecurityHeaderValue=hsts)
     return R("aws:lb/listener:Listener", f"l{port}", **props)
 
 
@@ -167,6 +169,8 @@ CASES = [
         **{**DENY, "spec": {**DENY["spec"], "policyTypes": ["Ingress"]}})], "namespace app has no default-deny"),
     ("alb-tls-only", "staging", [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06"), listener(80, "HTTP")],
      [listener(443, "HTTPS", "ELBSecurityPolicy-2016-08")], "port 443 uses ELBSecurityPolicy-2016-08"),
+    ("alb-tls-only", "staging", [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06")],
+     [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06", hsts=None)], "sends no Strict-Transport-Security"),
     ("alb-tls-only", "staging", [listener(80, "HTTP")],
      [listener(80, "HTTP", actions=[{"type": "forward", "targetGroupArn": "tg"}])],
      "port 80 serves HTTP instead of redirecting to HTTPS"),
