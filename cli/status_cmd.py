@@ -104,19 +104,23 @@ def _workloads(cfg: EnvironmentConfig) -> tuple[bool, str]:
     apps = client.AppsV1Api(default_api_client())
     kc = cfg.kubernetes
     short: list[str] = []
+    images: set[str] = set()
     total = 0
     for namespace in (kc.app_namespace, kc.workers_namespace, kc.temporal_namespace):
         found = api_call(f"namespace {namespace}", "list deployments in", apps.list_namespaced_deployment,
                          namespace, not_found_hint=f"check infra:kubernetes ({namespace})").items
         for d in found:
             total += 1
+            if namespace != kc.temporal_namespace:  # the release: what `infra deploy` set
+                images |= {c.image for c in d.spec.template.spec.containers or []}
             wanted = d.spec.replicas if d.spec.replicas is not None else 1
             ready = d.status.ready_replicas or 0
             if ready < wanted:
                 short.append(f"{namespace}/{d.metadata.name} {ready}/{wanted} ready")
+    running = f"; running {', '.join(sorted(images))}" if images else ""
     if short:
-        return False, f"{len(short)} of {total} deployments short: {'; '.join(short)}"
-    return True, f"{total} deployments, every replica ready"
+        return False, f"{len(short)} of {total} deployments short: {'; '.join(short)}{running}"
+    return True, f"{total} deployments, every replica ready{running}"
 
 
 PARTS: dict[str, Callable[[EnvironmentConfig], tuple[bool, str]]] = {

@@ -63,7 +63,8 @@ def test_a_healthy_environment_reads_ok_everywhere(environment, aws):
     assert "automatic failover on" in found["redis"]["detail"]
     assert found["alarms"]["detail"] == "no alarm firing"  # prod's firing alarm is not staging's
     assert found["budget"]["detail"].startswith("$310.00 of $900.00 (34%) this month: breaker ok")
-    assert found["workloads"]["detail"] == "9 deployments, every replica ready"  # 3 namespaces x 3 recorded
+    assert found["workloads"]["detail"] == (  # 3 namespaces x 3 recorded; the release from app and workers
+        "9 deployments, every replica ready; running registry.example.com/platform/app:2.0.0")
 
 
 def test_what_needs_attention_is_named_and_exits_1(environment, aws):
