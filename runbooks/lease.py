@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +36,7 @@ def lease_name(target: str) -> str:
 
 
 def holder_identity(runbook: str) -> str:
-    return f"{actor()} ({runbook}, pid {os.getpid()} on {socket.gethostname()})"
+    return f"{actor()} ({runbook}, pid {os.getpid()})"  # actor() is user@host
 
 
 class ClusterLease:
