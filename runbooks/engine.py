@@ -98,11 +98,12 @@ class Run:
     deadline: Deadline | None = None  # started by the restart: the timeout covers restart + recovery
     failure: str = ""
     lease: ClusterLease | None = None  # the cluster-wide lock, for targets in a cluster
+    probe_unreachable: bool = False  # its address does not resolve from here: judge by the engine alone
     _step: str = field(default="start", repr=False)
 
     @property
     def probe(self) -> Probe | None:
-        return self.inputs.probe
+        return None if self.probe_unreachable else self.inputs.probe
 
     def note(self, text: str, *, observation: bool = False, action: bool = False) -> None:
         """Show ``text`` under the current step and put it on the incident timeline."""

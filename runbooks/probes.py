@@ -30,6 +30,19 @@ class ProbeResult:
     ok: bool
     detail: str
     at: float  # time.monotonic() when the attempt finished
+    reachable: bool = True  # False: the address cannot even be resolved from here, which says nothing of health
+
+
+class Unreachable(Exception):
+    """The probe's host name does not resolve from this machine (a cluster-internal name probed from a
+    laptop): no evidence either way about the service."""
+
+
+def _lookup(host: str, port: int, where: str) -> None:
+    try:
+        socket.getaddrinfo(host, port)
+    except socket.gaierror:
+        raise Unreachable(f"{where}: lookup {host}: no such host") from None
 
 
 class Probe(ABC):
@@ -39,7 +52,10 @@ class Probe(ABC):
     def _attempt(self, timeout: float) -> tuple[bool, str]: ...
 
     def check(self, timeout: float = SINGLE_CHECK_TIMEOUT) -> ProbeResult:
-        ok, detail = self._attempt(max(0.05, timeout))
+        try:
+            ok, detail = self._attempt(max(0.05, timeout))
+        except Unreachable as exc:
+            return ProbeResult(False, str(exc), time.monotonic(), reachable=False)
         return ProbeResult(ok, detail, time.monotonic())
 
     def __str__(self) -> str:
@@ -55,6 +71,7 @@ class TcpProbe(Probe):
     def _attempt(self, timeout: float) -> tuple[bool, str]:
         # Messages follow Go's net.Dial wording, which is what the memo's health check printed.
         where = f"dial tcp {self.host}:{self.port}"
+        _lookup(self.host, self.port, "dial tcp")
         try:
             socket.create_connection((self.host, self.port), timeout=timeout).close()
         except ConnectionRefusedError:
@@ -71,6 +88,8 @@ class HttpProbe(Probe):
     url: str
 
     def _attempt(self, timeout: float) -> tuple[bool, str]:
+        parts = urlsplit(self.url)
+        _lookup(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), f"GET {self.url}")
         try:
             with urllib.request.urlopen(self.url, timeout=timeout) as response:  # noqa: S310
                 return 200 <= response.status < 400, f"GET {self.url}: {response.status}"
@@ -93,6 +112,7 @@ class GrpcProbe(Probe):
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         where = f"grpc health {self.host}:{self.port}" + (f"/{self.service}" if self.service else "")
+        _lookup(self.host, self.port, where)
         with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
             try:
                 reply = health_pb2_grpc.HealthStub(channel).Check(

@@ -60,7 +60,8 @@ def decide(obs: Observation) -> Diagnosis:
 
 class Observe(Step):
     name = "observe"
-    does = "read state, restart count and last log lines from the engine; probe health ourselves"
+    does = ("read state, restart count and last log lines from the engine; probe health ourselves (a probe "
+            "whose host name does not resolve from here is set aside: the engine's status decides)")
     needs = "read access to the engine (DOCKER_HOST or kubeconfig); network reach to the probe address"
 
     def __init__(self, samples: int = CONSECUTIVE_SUCCESSES) -> None:
@@ -69,6 +70,13 @@ class Observe(Step):
     def run(self, run: Run) -> StepResult:
         state = run.target.observe()
         probes = tuple(sample(run.probe, self.samples)) if run.probe else ()
+        if probes and not any(p.reachable for p in probes):
+            # A failed lookup is not a failed health check: restarting a healthy service on that evidence
+            # (a cluster-internal name probed from a laptop) would cause the outage it means to end.
+            run.note(f"probe {run.probe} cannot reach its address from this machine ({probes[-1].detail}); "
+                     "judging by the engine's status alone. To probe it yourself: `kubectl port-forward` and "
+                     "--health with the local address, or run inside the VPC", observation=True)
+            run.probe_unreachable, probes = True, ()
         run.observation = Observation(state, probes)
         run.note(f"state: {state.status}; restart count {state.restart_count}; started {state.started_at or 'n/a'}",
                  observation=True)

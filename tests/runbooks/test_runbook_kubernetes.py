@@ -116,3 +116,38 @@ def test_restart_container_on_kubernetes_through_the_cli(infra, state_dir, monke
     log = (state_dir / "INCIDENT_LOG.md").read_text()
     assert "rollout restart of deployment/temporal-frontend in namespace temporal" in log
     assert "postgres://temporal:***@rds" in log and "hunter2" not in log + result.output
+
+
+UNRESOLVABLE = "grpc://temporal-frontend.temporal.invalid:7233"  # what a laptop sees of a cluster-internal name
+
+
+def test_a_probe_that_cannot_resolve_from_here_never_restarts_a_workload_the_cluster_calls_healthy(
+        infra, state_dir, monkeypatch):
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_complete.json")],
+                                ("GET", PODS): [(200, "pods.json")], ("GET", LOG): [(200, "pod_log.txt")]})
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
+                   "k8s://temporal/deployment/temporal-frontend", "--health", UNRESOLVABLE, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert server.sent("PATCH") == []  # a failed lookup is not a failed health check
+    out = " ".join(result.stdout.split())
+    assert "cannot reach its address from this machine" in out and "no such host" in out
+    assert "healthy by the engine's status: 2/2 replicas available" in out
+
+
+def test_with_an_unreachable_probe_the_engine_alone_decides_and_verifies(infra, state_dir, monkeypatch):
+    # found, observed unavailable; after the restart: progressing, then complete
+    server = RecordedApiServer(incident_routes("deployment_unavailable.json", "deployment_progressing.json",
+                                               "deployment_complete.json"))
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
+                   "k8s://temporal/deployment/temporal-frontend", "--health", UNRESOLVABLE, "--timeout", "10",
+                   "--grace", "1", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert len(server.sent("PATCH")) == 1  # the cluster itself says it is down: restart
+    out = " ".join(result.stdout.split())
+    assert "rollout complete: 2/2 replicas available" in out and "(skipped: no probe)" in out

@@ -119,3 +119,20 @@ def test_grpc_health_probe():
         server.stop(0)
     gone = parse_probe(f"grpc://127.0.0.1:{port}").check(timeout=0.5)
     assert not gone.ok and "UNAVAILABLE" in gone.detail
+
+
+@pytest.mark.parametrize("url", ["tcp://temporal-frontend.temporal.invalid:7233",
+                                 "grpc://temporal-frontend.temporal.invalid:7233",
+                                 "http://temporal-frontend.temporal.invalid:8080/health"])
+def test_a_name_that_does_not_resolve_here_is_no_evidence_of_ill_health(url):
+    result = parse_probe(url).check(timeout=0.5)
+    assert not result.ok and not result.reachable
+    assert "lookup temporal-frontend.temporal.invalid: no such host" in result.detail
+
+
+def test_a_refused_connection_is_evidence():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: refused
+        result = parse_probe(f"tcp://127.0.0.1:{port}").check(timeout=0.5)
+    assert not result.ok and result.reachable and result.detail.endswith("connect: connection refused")
