@@ -7,6 +7,7 @@ Healthy means ``CONSECUTIVE_SUCCESSES`` successes in a row.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 import urllib.error
@@ -31,6 +32,15 @@ class ProbeResult:
     detail: str
     at: float  # time.monotonic() when the attempt finished
     reachable: bool = True  # False: the address cannot even be resolved from here, which says nothing of health
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Unreachable(Exception):
@@ -60,6 +70,10 @@ class Probe(ABC):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def host_name(self) -> str:
+        return urlsplit(self.url).hostname or ""
 
 
 @dataclass(frozen=True)

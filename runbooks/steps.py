@@ -10,6 +10,7 @@ from runbooks.engine import Run, Step, StepResult, StepStatus
 from runbooks.probes import (
     CONSECUTIVE_SUCCESSES,
     ProbeResult,
+    is_loopback,
     sample,
     stays_healthy,
     trailing_failures,
@@ -69,6 +70,13 @@ class Observe(Step):
 
     def run(self, run: Run) -> StepResult:
         state = run.target.observe()
+        remote = run.target.remote_engine
+        if run.probe and remote and is_loopback(run.probe.host_name):
+            # 127.0.0.1 here is not the container's host: a refused connection would say nothing about it.
+            run.note(f"probe {run.probe} points at this machine, but the container runs on {remote}; judging by "
+                     "the engine's status alone. Pass --health with an address of that host to probe it",
+                     observation=True)
+            run.probe_unreachable = True
         probes = tuple(sample(run.probe, self.samples)) if run.probe else ()
         if probes and not any(p.reachable for p in probes):
             # A failed lookup is not a failed health check: restarting a healthy service on that evidence

@@ -36,6 +36,11 @@ class Target(ABC):
     def next_action(self) -> str:
         """What an engineer should do when the runbook does not bring it back."""
 
+    @property
+    def remote_engine(self) -> str | None:
+        """The address of the engine when it runs on another machine (None: here, or not a container)."""
+        return None
+
     def cluster_lease(self, *, runbook: str, duration_seconds: float) -> ClusterLease | None:
         """A lock every machine sees, for targets that live in a cluster (None: this machine's lock only)."""
         return None

@@ -6,7 +6,9 @@ The client honours ``DOCKER_HOST``; nothing here is specific to either engine.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
+from runbooks.probes import is_loopback
 from runbooks.targets.base import ContainerTarget, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
@@ -44,6 +46,15 @@ class DockerTarget(ContainerTarget):
         self.name = name
         self.ref = f"docker://{name}"
         self._client = client or self.connect()
+
+    @property
+    def remote_engine(self) -> str | None:
+        address = os.environ.get("DOCKER_HOST", "")
+        scheme, _, rest = address.partition("://")
+        if scheme not in ("tcp", "ssh", "http", "https"):
+            return None  # the default or a unix socket: this machine
+        host = urlsplit(f"{scheme}://{rest}").hostname or ""
+        return None if is_loopback(host) else address
 
     @staticmethod
     def connect():
