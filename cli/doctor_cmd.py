@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from stacks.errors import ExitCode, InfraError
+from stacks.errors import ExitCode, InfraError, MissingPrerequisite
 
 STACK = "preview, up, refresh, destroy, outputs, history, deploy, releases, rollback"
 AWS = "the stack commands, cost report, the AWS runbooks"
@@ -68,7 +68,6 @@ def _example_values(env: str) -> str:
 
 
 def _pulumi(env: str) -> str:
-    from stacks.errors import MissingPrerequisite
     from stacks.workspace import require_pulumi
 
     path = require_pulumi(env)
@@ -111,7 +110,7 @@ def _aws(env: str) -> str:
     return f"account {identity['Account']} as {identity['Arn']} in {sts.meta.region_name}"
 
 
-def _kubernetes() -> str:
+def _kubernetes(env: str) -> str:
     import os
 
     from kubernetes import client, config
@@ -126,7 +125,43 @@ def _kubernetes() -> str:
         context = "in-cluster, "
     version = api_call("the cluster", "read the version of", client.VersionApi(api).get_code,
                        not_found_hint="check the kubeconfig's server address")
-    return f"{context}API server {version.git_version} at {api.configuration.host}"
+    found = f"{context}API server {version.git_version} at {api.configuration.host}"
+    denied = [what for what, allowed in _runbook_access(api, env) if not allowed]
+    if denied:
+        raise MissingPrerequisite(f"{found}, but you may not {'; '.join(denied)}",
+                                  hint="the runbooks need it: ask for an infra:eks.access entry (edit in those "
+                                       "namespaces)")
+    return f"{found}; you may restart and scale the workloads and take runbook leases"
+
+
+# What the Kubernetes runbooks do, per namespace: restart (patch) and scale Deployments, take a Lease.
+RUNBOOK_VERBS = (("patch", "apps", "deployments"), ("create", "coordination.k8s.io", "leases"))
+
+
+def _runbook_access(api, env: str) -> list[tuple[str, bool]]:
+    """Ask the API server itself (SelfSubjectAccessReview) whether these credentials may do what the
+    runbooks do, before an incident needs it."""
+    from kubernetes import client
+
+    from runbooks.targets.kubernetes import api_call
+    from stacks import config
+    from stacks.project import stack_file
+
+    try:
+        kc = config.load(env, stack_file(env)).kubernetes
+    except InfraError:
+        kc = config.KubernetesConfig()  # the configuration row names that problem
+    auth = client.AuthorizationV1Api(api)
+    answers = []
+    for namespace in (kc.app_namespace, kc.workers_namespace, kc.temporal_namespace):
+        for verb, group, resource in RUNBOOK_VERBS:
+            review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(namespace=namespace, verb=verb, group=group,
+                                                                resource=resource)))
+            answer = api_call("the cluster", "review the access to", auth.create_self_subject_access_review,
+                              review, not_found_hint="check the kubeconfig's server address")
+            answers.append((f"{verb} {resource} in {namespace}", bool(answer.status.allowed)))
+    return answers
 
 
 def _docker() -> str:
@@ -162,7 +197,7 @@ def doctor(
         _run("pulumi CLI", STACK, lambda: _pulumi(env)),
         _run("state backend", STACK, _backend),
         _run("AWS credentials", AWS, lambda: _aws(env)),
-        _run("Kubernetes", KUBERNETES, _kubernetes),
+        _run("Kubernetes", KUBERNETES, lambda: _kubernetes(env)),
         _run("container engine", DOCKER, _docker),
     ]
     if as_json:

@@ -7,6 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -35,10 +36,27 @@ def bare_machine(tmp_path, monkeypatch):
     return tmp_path
 
 
+REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
 @pytest.fixture
 def api_server():
-    """A Kubernetes API server on loopback that answers GET /version as a 1.33 cluster does."""
+    """A Kubernetes API server on loopback that answers GET /version as a 1.33 cluster does, and access
+    reviews as its authorizer would: allowed unless ``server.denied`` holds "verb resource namespace"."""
+    denied: set[str] = set()
+
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            attrs = review["spec"]["resourceAttributes"]
+            allowed = f"{attrs['verb']} {attrs['resource']} {attrs['namespace']}" not in denied
+            body = json.dumps({**review, "status": {"allowed": allowed}}).encode()
+            self.send_response(201 if self.path == REVIEWS else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_GET(self):  # noqa: N802 - http.server's naming
             known = self.path.rstrip("/") == "/version"
             body = json.dumps({  # what an EKS 1.33 control plane answers
@@ -57,7 +75,7 @@ def api_server():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}", denied=denied)
     server.shutdown()
 
 
@@ -93,19 +111,37 @@ def test_a_bare_machine_gets_every_missing_prerequisite_with_its_fix_and_nothing
     assert (project_dir() / STATE_DIR / "passphrase").exists() == had_state
 
 
+def _use_cluster(home, url: str, monkeypatch) -> None:
+    kubeconfig = home / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "infra-staging",
+        "clusters": [{"name": "eks", "cluster": {"server": url}}],
+        "users": [{"name": "sre", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "infra-staging", "context": {"cluster": "eks", "user": "sre"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+
+
+def test_credentials_that_cannot_do_what_the_runbooks_do_are_found_before_the_incident(
+        bare_machine, api_server, monkeypatch):
+    _use_cluster(bare_machine, api_server.url, monkeypatch)
+    api_server.denied.update({"patch deployments temporal", "create leases temporal"})
+
+    checks = _checks(infra("doctor", "staging", "--json"))
+
+    kubernetes = checks["Kubernetes"]
+    assert not kubernetes["ok"]
+    assert kubernetes["detail"].startswith(f"context infra-staging, API server v1.33.2-eks-931bdca at {api_server.url}"
+                                           ", but you may not patch deployments in temporal; create leases in temporal")
+    assert "ask for an infra:eks.access entry" in kubernetes["detail"]
+
+
 def test_what_is_there_is_named(bare_machine, aws, api_server, monkeypatch):
     bin_dir = bare_machine / "bin"
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text("#!/bin/sh\n[ \"$1\" = version ] && echo v3.199.0\n")
     (bin_dir / "pulumi").chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
-    kubeconfig = bare_machine / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "infra-staging",
-        "clusters": [{"name": "eks", "cluster": {"server": api_server}}],
-        "users": [{"name": "sre", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "infra-staging", "context": {"cluster": "eks", "user": "sre"}}]}))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    _use_cluster(bare_machine, api_server.url, monkeypatch)
 
     result = infra("doctor", "staging", "--json")
 
@@ -115,7 +151,9 @@ def test_what_is_there_is_named(bare_machine, aws, api_server, monkeypatch):
     assert checks["AWS credentials"]["ok"]
     assert checks["AWS credentials"]["detail"].startswith("account 123456789012 as arn:aws:")
     assert checks["Kubernetes"]["ok"], checks["Kubernetes"]
-    assert checks["Kubernetes"]["detail"] == f"context infra-staging, API server v1.33.2-eks-931bdca at {api_server}"
+    assert checks["Kubernetes"]["detail"] == (f"context infra-staging, API server v1.33.2-eks-931bdca at "
+                                              f"{api_server.url}; you may restart and scale the workloads and take "
+                                              "runbook leases")
     assert not checks["container engine"]["ok"] and not checks["example values"]["ok"]
     assert result.exit_code == 2  # the example values, before the missing engine
     assert "not-a-real-token" not in result.output
