@@ -20,7 +20,8 @@ EXIT_CODES_HELP = (
     "* 1 operation failed\n"
     "* 2 invalid input (nothing changed)\n"
     "* 3 missing prerequisite\n"
-    "* 4 blocked by a guardrail"
+    "* 4 blocked by a guardrail\n"
+    "* 130 interrupted (Ctrl-C)"
 )
 
 
