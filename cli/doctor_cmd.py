@@ -153,7 +153,7 @@ def _runbook_access(api, env: str) -> list[tuple[str, bool]]:
         kc = config.KubernetesConfig()  # the configuration row names that problem
     auth = client.AuthorizationV1Api(api)
     answers = []
-    for namespace in (kc.app_namespace, kc.workers_namespace, kc.temporal_namespace):
+    for namespace in kc.namespaces:
         for verb, group, resource in RUNBOOK_VERBS:
             review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=client.V1ResourceAttributes(namespace=namespace, verb=verb, group=group,

@@ -42,16 +42,10 @@ def _read(part: str, probe: Callable[[], tuple[bool, str]]) -> Reading:
     return Reading(part, OK if healthy else ATTENTION, detail)
 
 
-def _aws_ref(cfg: EnvironmentConfig, scheme: str, name: str):
-    from runbooks.aws_targets import AwsTargetRef
-
-    return AwsTargetRef(scheme, name, region=cfg.region, environment=cfg.environment, profile=cfg.profile)
-
-
 def _database(cfg: EnvironmentConfig) -> tuple[bool, str]:
-    from runbooks.aws_targets import RdsInstance
+    from runbooks.aws_targets import AwsTargetRef, RdsInstance
 
-    db = RdsInstance(_aws_ref(cfg, "rds", f"{cfg.name_prefix}-postgres")).describe()
+    db = RdsInstance(AwsTargetRef.of_environment(cfg, "rds", cfg.database_identifier)).describe()
     status, multi_az = db["DBInstanceStatus"], bool(db.get("MultiAZ"))
     where = f"primary in {db.get('AvailabilityZone', '?')}"
     if multi_az:
@@ -62,9 +56,9 @@ def _database(cfg: EnvironmentConfig) -> tuple[bool, str]:
 
 
 def _redis(cfg: EnvironmentConfig) -> tuple[bool, str]:
-    from runbooks.aws_targets import ReplicationGroup
+    from runbooks.aws_targets import AwsTargetRef, ReplicationGroup
 
-    group = ReplicationGroup(_aws_ref(cfg, "elasticache", f"{cfg.name_prefix}-redis")).describe()
+    group = ReplicationGroup(AwsTargetRef.of_environment(cfg, "elasticache", cfg.redis_group_id)).describe()
     members = [m for ng in group.get("NodeGroups") or [] for m in ng.get("NodeGroupMembers") or []]
     primary = next((m for m in members if m.get("CurrentRole") == "primary"), None)
     failover = group.get("AutomaticFailover") == "enabled"
@@ -106,7 +100,7 @@ def _workloads(cfg: EnvironmentConfig) -> tuple[bool, str]:
     short: list[str] = []
     images: set[str] = set()
     total = 0
-    for namespace in (kc.app_namespace, kc.workers_namespace, kc.temporal_namespace):
+    for namespace in kc.namespaces:
         found = api_call(f"namespace {namespace}", "list deployments in", apps.list_namespaced_deployment,
                          namespace, not_found_hint=f"check infra:kubernetes ({namespace})").items
         for d in found:

@@ -38,8 +38,8 @@ class NetworkPolicies(pulumi.ComponentResource):
         kc = cfg.kubernetes
         self._name = name
         self._env = cfg.environment
-        app, workers, temporal = kc.app_namespace, kc.workers_namespace, kc.temporal_namespace
-        self.namespaces = [app, workers, temporal]
+        app, workers, temporal = kc.namespaces
+        self.namespaces = list(kc.namespaces)
         datastores = cfg.network.database_subnets
         load_balancers = cfg.network.public_subnets
 

@@ -71,7 +71,7 @@ class PostgresDatabase(pulumi.ComponentResource):
             )
             monitoring_role_arn = role.arn
 
-        identifier = f"{cfg.name_prefix}-postgres"
+        identifier = cfg.database_identifier
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,

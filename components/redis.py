@@ -62,7 +62,7 @@ class RedisCache(pulumi.ComponentResource):
             opts=child,
         )
 
-        group_id = f"{cfg.name_prefix}-redis"
+        group_id = cfg.redis_group_id
         major = rc.engine_version.split(".")[0]
         self.group = aws.elasticache.ReplicationGroup(
             f"{name}-group",

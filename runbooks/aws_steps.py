@@ -49,8 +49,8 @@ def resolve_aws(runbook: str, env: str, *, scheme: str, target: str | None, heal
         raise InvalidInput(f"{runbook} takes no --health: it checks the service through the AWS API")
     if grace:
         raise InvalidInput(f"{runbook} takes no --grace: it has no probe to keep watching")
-    where = {"region": cfg.region, "environment": env, "profile": getattr(cfg, "profile", None)}
-    ref: AwsTargetRef = (parse_aws_target(target, scheme, **where) if target
-                         else AwsTargetRef(scheme, default_target(cfg), **where))
+    ref: AwsTargetRef = (parse_aws_target(target, scheme, region=cfg.region, environment=env,
+                                          profile=getattr(cfg, "profile", None)) if target
+                         else AwsTargetRef.of_environment(cfg, scheme, default_target(cfg)))
     return RunInputs(target=ref, probe=None, timeout=timeout if timeout is not None else default_timeout,
                      environment=env)

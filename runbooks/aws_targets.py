@@ -41,6 +41,11 @@ class AwsTargetRef(TargetRef):
     environment: str | None = None
     profile: str | None = None  # the environment's aws:profile, when it names one
 
+    @classmethod
+    def of_environment(cls, cfg: Any, scheme: str, name: str) -> AwsTargetRef:
+        """``name`` where the environment ``cfg`` lives (its region and profile), and which it must own."""
+        return cls(scheme, name, region=cfg.region, environment=cfg.environment, profile=getattr(cfg, "profile", None))
+
 
 def parse_aws_target(ref: str, scheme: str, *, region: str | None, environment: str,
                      profile: str | None = None) -> AwsTargetRef:

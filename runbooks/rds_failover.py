@@ -145,4 +145,4 @@ def resolve(env: str, *, target: str | None, health: str | None, timeout: float 
             grace: float | None) -> RunInputs:
     return resolve_aws(RUNBOOK.name, env, scheme="rds", target=target, health=health, grace=grace,
                        timeout=timeout, default_timeout=DEFAULT_TIMEOUT_S,
-                       default_target=lambda cfg: f"{cfg.name_prefix}-postgres")
+                       default_target=lambda cfg: cfg.database_identifier)

@@ -155,4 +155,4 @@ def resolve(env: str, *, target: str | None, health: str | None, timeout: float 
             grace: float | None) -> RunInputs:
     return resolve_aws(RUNBOOK.name, env, scheme="elasticache", target=target, health=health, grace=grace,
                        timeout=timeout, default_timeout=DEFAULT_TIMEOUT_S,
-                       default_target=lambda cfg: f"{cfg.name_prefix}-redis")
+                       default_target=lambda cfg: cfg.redis_group_id)

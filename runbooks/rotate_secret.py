@@ -158,8 +158,7 @@ RUNBOOK = Runbook(
 
 
 def _master_secret(cfg: Any) -> str:
-    ref = AwsTargetRef("rds", f"{cfg.name_prefix}-postgres", region=cfg.region, environment=cfg.environment,
-                       profile=getattr(cfg, "profile", None))
+    ref = AwsTargetRef.of_environment(cfg, "rds", cfg.database_identifier)
     database = RdsInstance(ref)
     secret = database.describe().get("MasterUserSecret")
     if not secret:

@@ -231,6 +231,11 @@ class KubernetesConfig(_Model):
                     "the instance metadata address stay blocked",
     )
 
+    @property
+    def namespaces(self) -> tuple[str, str, str]:
+        """The application's namespaces: the app, the workers, Temporal."""
+        return self.app_namespace, self.workers_namespace, self.temporal_namespace
+
 
 INSTANCE_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
                   "12xlarge", "16xlarge", "24xlarge", "metal")
@@ -373,6 +378,15 @@ class EnvironmentConfig(_Model):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    # Names the program gives the data stores; the runbooks and `infra status` find them by these.
+    @property
+    def database_identifier(self) -> str:
+        return f"{self.name_prefix}-postgres"
+
+    @property
+    def redis_group_id(self) -> str:
+        return f"{self.name_prefix}-redis"
 
     def tags(self, **extra: str) -> dict[str, str]:
         """Tags every taggable AWS resource carries (cost allocation and ownership)."""
