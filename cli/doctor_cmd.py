@@ -10,11 +10,15 @@ import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stacks.errors import ExitCode, InfraError, MissingPrerequisite
+
+if TYPE_CHECKING:  # pydantic stays out of `infra --help`
+    from stacks.config import EnvironmentConfig
 
 STACK = "preview, up, refresh, destroy, outputs, history, deploy, releases, rollback"
 AWS = "the stack commands, cost report, the AWS runbooks"
@@ -45,24 +49,44 @@ def _run(check: str, needed_by: str, probe: Callable[[], str]) -> Finding:
                        ExitCode.FAILED)
 
 
-def _config(env: str) -> str:
-    from stacks import config
-    from stacks.project import stack_file
+@dataclass(frozen=True)
+class _StackFile:
+    """The environment's stack file, read once for every check that needs it."""
 
-    path = stack_file(env)
-    cfg = config.load(env, path)
-    return f"{path.name} is valid ({cfg.region}, budget ${cfg.budget.monthly_usd:,.0f}/month)"
+    path: Path
+    config: EnvironmentConfig | None
+    problem: InfraError | None  # why it could not be read (the configuration row reports it)
+
+    @classmethod
+    def read(cls, env: str) -> _StackFile:
+        from stacks import config
+        from stacks.project import stack_file
+
+        path = stack_file(env)
+        try:
+            return cls(path, config.load(env, path), None)
+        except InfraError as exc:
+            return cls(path, None, exc)
+
+    def valid(self) -> EnvironmentConfig:
+        if self.problem is not None:
+            raise self.problem
+        assert self.config is not None
+        return self.config
 
 
-def _example_values(env: str) -> str:
+def _config(stack: _StackFile) -> str:
+    cfg = stack.valid()
+    return f"{stack.path.name} is valid ({cfg.region}, budget ${cfg.budget.monthly_usd:,.0f}/month)"
+
+
+def _example_values(stack: _StackFile) -> str:
     from stacks import config
     from stacks.errors import InvalidInput
-    from stacks.project import stack_file
 
-    path = stack_file(env)
-    found = config.example_values(config.load(env, path))
+    found = config.example_values(stack.valid())
     if found:
-        raise InvalidInput(f"{path.name} still has example values: {'; '.join(found)}",
+        raise InvalidInput(f"{stack.path.name} still has example values: {'; '.join(found)}",
                            hint="put your own before the first `infra up`; `infra plan` is fine with them")
     return "none left"
 
@@ -110,12 +134,13 @@ def _aws(env: str) -> str:
     return f"account {identity['Account']} as {identity['Arn']} in {sts.meta.region_name}"
 
 
-def _kubernetes(env: str) -> str:
+def _kubernetes(stack: _StackFile) -> str:
     import os
 
     from kubernetes import client, config
 
     from runbooks.targets.kubernetes import api_call, default_api_client
+    from stacks.config import KubernetesConfig
 
     api = default_api_client()
     try:
@@ -126,7 +151,8 @@ def _kubernetes(env: str) -> str:
     version = api_call("the cluster", "read the version of", client.VersionApi(api).get_code,
                        not_found_hint="check the kubeconfig's server address")
     found = f"{context}API server {version.git_version} at {api.configuration.host}"
-    denied = [what for what, allowed in _runbook_access(api, env) if not allowed]
+    namespaces = (stack.config.kubernetes if stack.config else KubernetesConfig()).namespaces
+    denied = [what for what, allowed in _runbook_access(api, namespaces) if not allowed]
     if denied:
         raise MissingPrerequisite(f"{found}, but you may not {'; '.join(denied)}",
                                   hint="the runbooks need it: ask for an infra:eks.access entry (edit in those "
@@ -138,22 +164,16 @@ def _kubernetes(env: str) -> str:
 RUNBOOK_VERBS = (("patch", "apps", "deployments"), ("create", "coordination.k8s.io", "leases"))
 
 
-def _runbook_access(api, env: str) -> list[tuple[str, bool]]:
+def _runbook_access(api, namespaces: tuple[str, ...]) -> list[tuple[str, bool]]:
     """Ask the API server itself (SelfSubjectAccessReview) whether these credentials may do what the
     runbooks do, before an incident needs it."""
     from kubernetes import client
 
     from runbooks.targets.kubernetes import api_call
-    from stacks import config
-    from stacks.project import stack_file
 
-    try:
-        kc = config.load(env, stack_file(env)).kubernetes
-    except InfraError:
-        kc = config.KubernetesConfig()  # the configuration row names that problem
     auth = client.AuthorizationV1Api(api)
     answers = []
-    for namespace in kc.namespaces:
+    for namespace in namespaces:
         for verb, group, resource in RUNBOOK_VERBS:
             review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=client.V1ResourceAttributes(namespace=namespace, verb=verb, group=group,
@@ -191,13 +211,14 @@ def doctor(
     from stacks.config import check_environment
 
     check_environment(env)
+    stack = _StackFile.read(env)
     findings = [
-        _run("configuration", "every command", lambda: _config(env)),
-        _run("example values", "up, deploy", lambda: _example_values(env)),
+        _run("configuration", "every command", lambda: _config(stack)),
+        _run("example values", "up, deploy", lambda: _example_values(stack)),
         _run("pulumi CLI", STACK, lambda: _pulumi(env)),
         _run("state backend", STACK, _backend),
         _run("AWS credentials", AWS, lambda: _aws(env)),
-        _run("Kubernetes", KUBERNETES, lambda: _kubernetes(env)),
+        _run("Kubernetes", KUBERNETES, lambda: _kubernetes(stack)),
         _run("container engine", DOCKER, _docker),
     ]
     if as_json:
