@@ -148,6 +148,12 @@ def _line(fn: Callable[[Resource, PriceTable], tuple[float, str]]) -> Callable[[
     return wrapped
 
 
+def _assumed(t: PriceTable, table: str, matches: Callable[[str], bool]) -> float:
+    """The first assumption of ``table`` whose key ``matches`` the resource, else its ``default``."""
+    values = t.assumptions.get(table, {})
+    return next((v for key, v in values.items() if key != "default" and matches(key)), values.get("default", 0))
+
+
 @_line
 def _eks_cluster(r: Resource, t: PriceTable) -> tuple[float, str]:
     return _need(t, "eks:cluster").usd * t.hours_per_month, "control plane"
@@ -208,9 +214,7 @@ def _secret(r: Resource, t: PriceTable) -> tuple[float, str]:
 @_line
 def _log_group(r: Resource, t: PriceTable) -> tuple[float, str]:
     name = str(r.props.get("name") or "")
-    volumes = t.assumptions.get("log_ingestion_gb_per_month", {})
-    gb = next((v for prefix, v in volumes.items() if prefix != "default" and name.startswith(prefix)),
-              volumes.get("default", 0))
+    gb = _assumed(t, "log_ingestion_gb_per_month", lambda key: name.startswith(key))
     return _need(t, "logs:ingestion").usd * gb, f"{gb} GB/month ingested (assumed)"
 
 
@@ -251,8 +255,7 @@ def _load_balancer(r: Resource, t: PriceTable) -> tuple[float, str]:
 @_line
 def _bucket(r: Resource, t: PriceTable) -> tuple[float, str]:
     name = str(r.props.get("bucketPrefix") or r.props.get("bucket") or "")
-    stored = t.assumptions.get("s3_gb_stored", {})
-    gb = next((v for part, v in stored.items() if part != "default" and part in name), stored.get("default", 0))
+    gb = _assumed(t, "s3_gb_stored", lambda key: key in name)  # the prefix carries the environment
     return _need(t, "s3:standard").usd * gb, f"{gb} GB stored (assumed; requests not included)"
 
 
