@@ -44,9 +44,9 @@ def _run(check: str, needed_by: str, probe: Callable[[], str]) -> Finding:
     except InfraError as exc:
         return Finding(check, False, str(exc), needed_by, exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - one odd answer must not hide the other checks
-        first = (str(exc).splitlines() or [""])[0]
-        return Finding(check, False, f"the check itself failed: {type(exc).__name__}: {first}", needed_by,
-                       ExitCode.FAILED)
+        from cli.output import unexpected
+
+        return Finding(check, False, f"the check itself failed: {unexpected(exc)}", needed_by, ExitCode.FAILED)
 
 
 @dataclass(frozen=True)

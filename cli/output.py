@@ -19,5 +19,10 @@ def console() -> Console:
     return out
 
 
+def unexpected(exc: Exception) -> str:
+    """An unexpected failure in one line, for commands that report it beside other results (doctor, status)."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+
+
 def error_line(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)

@@ -37,8 +37,9 @@ def _read(part: str, probe: Callable[[], tuple[bool, str]]) -> Reading:
     except InfraError as exc:
         return Reading(part, UNKNOWN, str(exc))
     except Exception as exc:  # noqa: BLE001 - one odd answer must not hide the other parts
-        first = (str(exc).splitlines() or [""])[0]
-        return Reading(part, UNKNOWN, f"could not read it: {type(exc).__name__}: {first}")
+        from cli.output import unexpected
+
+        return Reading(part, UNKNOWN, f"could not read it: {unexpected(exc)}")
     return Reading(part, OK if healthy else ATTENTION, detail)
 
 
