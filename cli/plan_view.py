@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich import box
@@ -43,9 +44,9 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "aws:lb/loadBalancer:LoadBalancer": ["internal", "dropInvalidHeaderFields", "enableDeletionProtection"],
     "aws:lb/listener:Listener": ["port", "protocol", "sslPolicy"],
     "aws:lb/targetGroup:TargetGroup": ["port", "targetType", "healthCheck.path"],
-    "aws:wafv2/webAcl:WebAcl": ["scope"],  # and its rules, in words (_waf_rule)
+    "aws:wafv2/webAcl:WebAcl": ["scope"],  # and its rules, in words (IN_WORDS)
     "kubernetes:core/v1:Namespace": ["metadata.name"],
-    NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (_flows)
+    NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (IN_WORDS)
     "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
     "kubernetes:core/v1:LimitRange": ["metadata.namespace"],
 }
@@ -84,7 +85,7 @@ def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
 
 
 def _flows(inputs: dict[str, Any]) -> list[str]:
-    """A NetworkPolicy's allowed flows in words: what a reviewer checks first."""
+    """A NetworkPolicy's allowed flows in words (or what it denies): what a reviewer checks first."""
     spec = inputs.get("spec") or {}
     lines = []
     for direction, peers_key, word in (("egress", "to", "to"), ("ingress", "from", "from")):
@@ -92,7 +93,7 @@ def _flows(inputs: dict[str, Any]) -> list[str]:
             peers = ", ".join(_peer(p) for p in rule.get(peers_key) or []) or "anywhere"
             ports = ",".join(f"{p.get('port', 'any')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports") or [])
             lines.append(f"{direction} {word} {peers} on {ports or 'any port'}")
-    return lines
+    return lines or [f"denies all {' and '.join(t.lower() for t in spec.get('policyTypes') or [])}"]
 
 
 def _peer(peer: dict[str, Any]) -> str:
@@ -123,11 +124,9 @@ def _waf_rule(rule: dict[str, Any]) -> str:
 
 def _settings(resource: PlannedResource) -> str:
     shown = ["protected (no delete or replace)"] if resource.protect else []
-    if resource.type == WEB_ACL:
-        shown += [_waf_rule(rule) for rule in resource.inputs.get("rules") or []]
-    if resource.type == NETWORK_POLICY:
-        types = (resource.inputs.get("spec") or {}).get("policyTypes") or []
-        shown += _flows(resource.inputs) or [f"denies all {' and '.join(t.lower() for t in types)}"]
+    describe = IN_WORDS.get(resource.type)
+    if describe is not None:
+        shown += describe(resource.inputs)
     for key in KEY_SETTINGS.get(resource.type, []):
         value = _lookup(resource.inputs, key)
         if value is None:
@@ -138,6 +137,13 @@ def _settings(resource: PlannedResource) -> str:
             value = ",".join(str(v) for v in value)
         shown.append(f"{key.split('.')[-1]}={value}")
     return escape("\n".join(shown))
+
+
+# Types whose meaning is in nested structures: said in words before their key settings.
+IN_WORDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    NETWORK_POLICY: _flows,
+    WEB_ACL: lambda inputs: [_waf_rule(rule) for rule in inputs.get("rules") or []],
+}
 
 
 def short_type(token: str) -> str:
