@@ -425,7 +425,7 @@ def example_values(cfg: EnvironmentConfig) -> list[str]:
     everyone out of the cluster's API, grant nobody access, and mail the alerts to no one."""
     cidrs = [c for c in cfg.eks.public_access_cidrs if any(_network(c).subnet_of(r) for r in DOCUMENTATION_RANGES)]
     accounts = sorted({a.principal_arn.split(":")[4] for a in cfg.eks.access} & set(EXAMPLE_ACCOUNTS))
-    certificate = cfg.edge.certificate_arn.split(":")[4] in EXAMPLE_ACCOUNTS
+    certificate_account = cfg.edge.certificate_arn.split(":")[4]
     emails = [e for e in cfg.budget.alert_emails
               if re.search(r"(^|\.)example(\.(com|net|org))?$", e.rsplit("@", 1)[-1])]
     found = []
@@ -433,8 +433,8 @@ def example_values(cfg: EnvironmentConfig) -> list[str]:
         found.append(f"eks.publicAccessCidrs {', '.join(cidrs)} (documentation ranges)")
     if accounts:
         found.append(f"eks.access principals in account {', '.join(accounts)} (AWS's documentation examples)")
-    if certificate:
-        found.append(f"edge.certificateArn in account {cfg.edge.certificate_arn.split(':')[4]} (an example)")
+    if certificate_account in EXAMPLE_ACCOUNTS:
+        found.append(f"edge.certificateArn in account {certificate_account} (an example)")
     if emails:
         found.append(f"budget.alertEmails {', '.join(emails)} (reserved example domains)")
     return found
