@@ -110,6 +110,23 @@ def test_pull_requests_preview_with_the_policy_pack_and_merges_apply_staging_the
     assert deploy["concurrency"]["cancel-in-progress"] == "false"
 
 
+def test_pull_requests_compare_with_the_target_branch_plan_in_one_updated_comment():
+    job = _load(ROOT / ".github/workflows/ci.yml")["jobs"]["plan"]
+    steps = job["steps"]
+    base = next(s for s in steps if s.get("with", {}).get("path") == "base")
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"  # the target branch, not the PR
+    base_plan = next(s for s in steps if s.get("working-directory") == "base")
+    assert 'infra plan "$ENVIRONMENT" --json > "../report/base-$ENVIRONMENT.json"' in base_plan["run"]
+    compare = next(s for s in steps if "--compare-to" in s.get("run", ""))
+    assert steps.index(base_plan) < steps.index(compare)
+    # the step's exit status is infra's: 4 (over the budget, or a guardrail) fails the check
+    assert compare["run"].rstrip().endswith('exit "$status"') and "|| true" not in compare["run"]
+    script = _load(ROOT / ".github/workflows/ci.yml")["jobs"]["comment"]["steps"][-1]["with"]["script"]
+    assert "diff-${env}.txt" in script and "diffTotalMonthlyCost" in script
+    # one comment, found again by its hidden marker and updated, never a new one per push
+    assert "<!-- infra-ci-report -->" in script and "updateComment" in script and script.count("createComment") == 1
+
+
 def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circuit_breaker():
     doc = _load(ROOT / ".github/workflows/cost-report.yml")
     assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
