@@ -67,6 +67,7 @@ class ResourceStep:
     type: str
     phase: str  # start | done | failed
     planning: bool = False  # a preview: nothing is changed
+    diffs: tuple[str, ...] = ()  # the properties that differ, "path (kind)": names only, never values
 
     @property
     def name(self) -> str:
@@ -126,6 +127,8 @@ class StackOperations(Protocol):
     def preview(self, *, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
 
     def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
+
+    def drift_preview(self, *, on_event: OnEvent) -> OperationResult: ...
 
     def refresh(self, *, on_event: OnEvent) -> OperationResult: ...
 
@@ -344,6 +347,14 @@ class PulumiStack:
             result = self._stack.preview(policy_packs=policy_packs or None, on_event=handler, color="never")
         return OperationResult(changes=_op_map(result.change_summary))
 
+    def drift_preview(self, *, on_event: OnEvent) -> OperationResult:
+        """What `up` would change right after reading every resource's live state: the live environment
+        against the program (``pulumi preview --refresh --diff``). Changes nothing, not even the state."""
+        with self._run("drift preview", on_event) as handler:
+            result = self._stack.preview(refresh=True, diff=True, on_event=handler, color="never",
+                                         suppress_outputs=True)
+        return OperationResult(changes=_op_map(result.change_summary))
+
     def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult:
         with self._run("up", on_event) as handler:
             result = self._stack.up(message=message, policy_packs=policy_packs or None, on_event=handler,
@@ -443,7 +454,8 @@ def convert_event(event: Any) -> StackEvent | None:
     """An Automation API ``EngineEvent`` as one of our events (None for those the CLI does not show)."""
     if event.resource_pre_event is not None:
         meta = event.resource_pre_event.metadata
-        return ResourceStep(_op(meta.op), meta.urn, meta.type, "start", bool(event.resource_pre_event.planning))
+        return ResourceStep(_op(meta.op), meta.urn, meta.type, "start", bool(event.resource_pre_event.planning),
+                            _diffs(meta))
     if event.res_outputs_event is not None:
         meta = event.res_outputs_event.metadata
         return ResourceStep(_op(meta.op), meta.urn, meta.type, "done", bool(event.res_outputs_event.planning))
@@ -460,6 +472,14 @@ def convert_event(event: Any) -> StackEvent | None:
         return PolicyViolation(pol.policy_pack_name, pol.policy_name, pol.enforcement_level,
                                _strip_color(pol.message).strip(), pol.resource_urn)
     return None
+
+
+def _diffs(meta: Any) -> tuple[str, ...]:
+    """The properties a step changes, as "path (kind)" from the detailed diff, else the plain key list."""
+    detailed = getattr(meta, "detailed_diff", None) or {}
+    if detailed:
+        return tuple(f"{path} ({_op(getattr(d, 'diff_kind', 'update'))})" for path, d in sorted(detailed.items()))
+    return tuple(sorted(getattr(meta, "diffs", None) or []))
 
 
 SECRET_SENTINEL = "[secret]"  # what `pulumi stack output --json` prints in place of a secret, at any depth

@@ -127,6 +127,18 @@ def test_pull_requests_compare_with_the_target_branch_plan_in_one_updated_commen
     assert "<!-- infra-ci-report -->" in script and "updateComment" in script and script.count("createComment") == 1
 
 
+def test_every_day_each_environment_is_checked_for_drift_and_alerts():
+    doc = _load(ROOT / ".github/workflows/drift.yml")
+    assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+    job = doc["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["environment"] == ["staging", "prod"]
+    [run] = [s["run"] for s in job["steps"] if "infra drift" in s.get("run", "")]
+    assert 'infra drift "$ENVIRONMENT" --notify' in run
+    assert run.rstrip().splitlines()[-1].startswith('exit "$status"')  # 5, drift found: the run is red
+    [creds] = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"  # read-only: it changes nothing
+
+
 def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circuit_breaker():
     doc = _load(ROOT / ".github/workflows/cost-report.yml")
     assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
