@@ -200,6 +200,9 @@ _COMPUTED = {
     "aws:rds/instance:Instance": _rds_instance,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": lambda args, region: {"keyId": _digest(args.name)},
+    # AWS names an OIDC provider after its issuer: what trust policies and their guardrail read
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": lambda args, region: {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{str(args.inputs.get('url', '')).removeprefix('https://')}"},
     "aws:ec2/launchTemplate:LaunchTemplate": lambda args, region: {"latestVersion": 1},
     "random:index/randomPassword:RandomPassword": lambda args, region: {"result": f"mock-{_digest(args.name)}"},
 }
