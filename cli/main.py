@@ -11,7 +11,18 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: not the click package's
 from typer.core import TyperGroup
 
-from cli import cost_cmd, doctor_cmd, drift_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd, status_cmd
+from cli import (
+    bootstrap_cmd,
+    cost_cmd,
+    doctor_cmd,
+    drift_cmd,
+    plan_cmd,
+    policy_cmd,
+    release_cmd,
+    runbook_cmd,
+    stack_cmd,
+    status_cmd,
+)
 from stacks.errors import ExitCode, InfraError
 
 EXIT_CODES_HELP = (
@@ -81,6 +92,7 @@ app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_con
 app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_cmd.doctor)
 app.command("status", epilog=EXIT_CODES_HELP)(status_cmd.status)
 app.command("drift", epilog=EXIT_CODES_HELP)(drift_cmd.drift)
+app.add_typer(bootstrap_cmd.app, name="bootstrap")
 
 
 def main() -> None:

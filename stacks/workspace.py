@@ -299,12 +299,19 @@ def open_stack(env: str, *, cloud: bool, create: bool = False) -> StackOperation
     from stacks.project import project_dir
 
     check_environment(env)
-    project = project_dir()
-    settings = backend_settings(project)
-    pulumi_path = require_pulumi(env)
+    return open_project_stack(env, project_dir(), cloud=cloud, create=create)
+
+
+def open_project_stack(name: str, work_dir: Path, *, cloud: bool, create: bool = False) -> StackOperations:
+    """Stack ``name`` of the Pulumi project in ``work_dir`` (the environments', or another such as the
+    bootstrap's), on the same state backend; prerequisites checked as ``open_stack`` says."""
+    from stacks.project import project_dir
+
+    settings = backend_settings(project_dir())
+    pulumi_path = require_pulumi(name)
     if cloud or settings.needs_aws:
-        require_aws_credentials(env)
-    return PulumiStack(env, project, settings, pulumi_path, create=create)
+        require_aws_credentials(name)
+    return PulumiStack(name, work_dir, settings, pulumi_path, create=create)
 
 
 class PulumiStack:
