@@ -136,7 +136,17 @@ def test_every_day_each_environment_is_checked_for_drift_and_alerts():
     assert 'infra drift "$ENVIRONMENT" --notify' in run
     assert run.rstrip().splitlines()[-1].startswith('exit "$status"')  # 5, drift found: the run is red
     [creds] = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
-    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"  # read-only: it changes nothing
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DRIFT_ROLE_ARN }}"  # trusted for main only, not PRs
+
+
+def test_workflows_read_the_role_arns_bootstrap_creates_from_repository_variables():
+    from bootstrap.program import VARIABLES
+
+    used = set()
+    for _name, _job_id, _job, step in _steps():
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+            used.add(re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"]).group(1))
+    assert used == set(VARIABLES.values())  # every role the workflows assume is one bootstrap creates
 
 
 def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circuit_breaker():
