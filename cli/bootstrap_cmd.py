@@ -87,7 +87,8 @@ def up(config: ConfigOpt = None, yes: YesOpt = False) -> None:
         print_report(out, report)
     enforce(report)  # an inexact trust never reaches the account
     require_confirmable(bootstrap_config.STACK, yes)
-    stack = workspace.open_project_stack(bootstrap_config.STACK, bootstrap_config.DIRECTORY, cloud=True, create=True)
+    stack = workspace.open_project_stack(bootstrap_config.STACK, bootstrap_config.DIRECTORY, cloud=True, create=True,
+                                         offline="`infra bootstrap plan` works offline")
     policy_note(out, [])
     if not yes:
         run_preview(stack, out, bootstrap_config.STACK, [])

@@ -216,18 +216,18 @@ def find_pulumi() -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def require_pulumi(env: str) -> str:
+def require_pulumi(env: str, offline: str | None = None) -> str:
     path = find_pulumi()
     if path is None:
         raise MissingPrerequisite(
             "the pulumi CLI is not on PATH",
             hint="install it with `curl -fsSL https://get.pulumi.com | sh` and open a new shell; "
-                 + OFFLINE_HINT.format(env=env),
+                 + (offline or OFFLINE_HINT.format(env=env)),
         )
     return path
 
 
-def require_aws_credentials(env: str) -> None:
+def require_aws_credentials(env: str, offline: str | None = None) -> None:
     import boto3
 
     try:
@@ -235,13 +235,13 @@ def require_aws_credentials(env: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken profile is as missing as no profile
         raise MissingPrerequisite(
             f"AWS credentials could not be loaded: {exc}",
-            hint="fix ~/.aws/config or AWS_PROFILE; " + OFFLINE_HINT.format(env=env),
+            hint="fix ~/.aws/config or AWS_PROFILE; " + (offline or OFFLINE_HINT.format(env=env)),
         ) from None
     if credentials is None:
         raise MissingPrerequisite(
             "no AWS credentials found",
             hint="run `aws sso login` or set AWS_PROFILE (CI: assume a role through OIDC); "
-                 + OFFLINE_HINT.format(env=env),
+                 + (offline or OFFLINE_HINT.format(env=env)),
         )
 
 
@@ -302,15 +302,17 @@ def open_stack(env: str, *, cloud: bool, create: bool = False) -> StackOperation
     return open_project_stack(env, project_dir(), cloud=cloud, create=create)
 
 
-def open_project_stack(name: str, work_dir: Path, *, cloud: bool, create: bool = False) -> StackOperations:
+def open_project_stack(name: str, work_dir: Path, *, cloud: bool, create: bool = False,
+                       offline: str | None = None) -> StackOperations:
     """Stack ``name`` of the Pulumi project in ``work_dir`` (the environments', or another such as the
-    bootstrap's), on the same state backend; prerequisites checked as ``open_stack`` says."""
+    bootstrap's), on the same state backend; prerequisites checked as ``open_stack`` says. ``offline``: the
+    hint naming the command that works without them (default: `infra plan NAME`)."""
     from stacks.project import project_dir
 
     settings = backend_settings(project_dir())
-    pulumi_path = require_pulumi(name)
+    pulumi_path = require_pulumi(name, offline)
     if cloud or settings.needs_aws:
-        require_aws_credentials(name)
+        require_aws_credentials(name, offline)
     return PulumiStack(name, work_dir, settings, pulumi_path, create=create)
 
 

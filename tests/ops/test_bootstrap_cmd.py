@@ -21,7 +21,7 @@ ARNS = {"github_oidc_provider_arn": "arn:aws:iam::210987654321:oidc-provider/tok
 def bootstrap_stack(fake, monkeypatch):
     opened = []
 
-    def open_project_stack(name, work_dir, *, cloud, create=False):
+    def open_project_stack(name, work_dir, *, cloud, create=False, offline=None):
         opened.append((name, work_dir, cloud, create))
         fake.environment = name
         return fake
@@ -103,3 +103,10 @@ def test_a_bad_config_is_one_line_exit_2(infra, tmp_path, bootstrap_stack):
         assert one_error_line(result).startswith(
             "error: Pulumi.ci.yaml: infra-bootstrap:github.repository: '*' is not OWNER/REPO")
     assert bootstrap_stack.calls == []
+
+
+def test_without_the_pulumi_cli_it_points_at_the_offline_plan(infra, monkeypatch):
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    result = infra("bootstrap", "up", "--yes")
+    assert result.exit_code == 3
+    assert one_error_line(result).endswith("`infra bootstrap plan` works offline)")
