@@ -44,17 +44,10 @@ def plan(
     permission, offline. A trust that is not exact exits 4."""
     from cli import plan_view
     from cli.guardrails_view import enforce, print_report
-    from cli.output import console, err_console
 
     cfg, result, report = _planned(config)
-    if as_json:
-        typer.echo(json.dumps(plan_view.document(result), indent=2, sort_keys=True))
-        out = err_console
-    else:
-        out = console()
-        for renderable in plan_view.render(result, cfg.region):
-            out.print(renderable)
-        out.print()
+    out = plan_view.show(result, cfg.region, as_json)
+    if not as_json:
         _print_access(out, result)
     print_report(out, report)
     enforce(report)

@@ -34,7 +34,6 @@ def plan(
     """
     from cli import plan_view
     from cli.guardrails_view import cost_line, enforce, print_report
-    from cli.output import console, err_console
     from policies import cost
     from policies.check import check_plan, resources_of_plan
     from stacks import config as stack_config
@@ -50,15 +49,7 @@ def plan(
     if base is not None:
         _compare(base, result, cfg, spend, report, as_json)
         return
-    if as_json:
-        # stdout stays a pure plan document (for `infra policy check`); the verdicts go to stderr.
-        typer.echo(json.dumps(plan_view.document(result), indent=2, sort_keys=True))
-        out = err_console
-    else:
-        out = console()
-        for renderable in plan_view.render(result, cfg.region):
-            out.print(renderable)
-        out.print()
+    out = plan_view.show(result, cfg.region, as_json)
     print_report(out, report)
     out.print(cost_line(spend), markup=False)
     enforce(report)

@@ -17,6 +17,7 @@ from policies.framework import Resource
 from stacks.config import PROJECT
 from stacks.errors import InvalidInput
 from stacks.redact import redact
+from stacks.workspace import holds_secret
 
 SECRET = "[secret]"  # how a plan document (stacks.offline) carries a secret value
 
@@ -169,19 +170,11 @@ def _shown(value: Any, other: Any) -> Any:
     (a value made secret is still the secret), and credentials inside strings are masked."""
     if value is ABSENT:
         return ABSENT
-    if SECRET in (value, other) or _holds_secret(value):
+    if SECRET in (value, other) or holds_secret(value):
         return SECRET
     if isinstance(value, str):
         return redact(value)
     return value
-
-
-def _holds_secret(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_holds_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
-    return value == SECRET
 
 
 def cost_changes(base: Estimate, head: Estimate) -> list[CostDiff]:

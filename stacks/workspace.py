@@ -387,7 +387,7 @@ class PulumiStack:
         with self._translate("outputs"):
             masked = self._output_document(show_secrets=False)
             clear = self._output_document(show_secrets=True) if show_secrets else masked
-        return {k: OutputValue(clear.get(k), _holds_secret(v)) for k, v in masked.items()}
+        return {k: OutputValue(clear.get(k), holds_secret(v)) for k, v in masked.items()}
 
     def _output_document(self, *, show_secrets: bool) -> dict[str, Any]:
         ws = self._stack.workspace
@@ -494,11 +494,12 @@ def _diffs(meta: Any) -> tuple[str, ...]:
 SECRET_SENTINEL = "[secret]"  # what `pulumi stack output --json` prints in place of a secret, at any depth
 
 
-def _holds_secret(value: Any) -> bool:
+def holds_secret(value: Any) -> bool:
+    """Whether a JSON value holds the ``[secret]`` marker anywhere inside (outputs, plan documents)."""
     if isinstance(value, dict):
-        return any(_holds_secret(v) for v in value.values())
+        return any(holds_secret(v) for v in value.values())
     if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
+        return any(holds_secret(v) for v in value)
     return value == SECRET_SENTINEL
 
 
