@@ -41,6 +41,11 @@ READ_ACTIONS = [
     "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "sns:GetSubscriptionAttributes",
     "sns:GetTopicAttributes", "sns:ListTagsForResource", "sts:GetCallerIdentity", "wafv2:Get*", "wafv2:List*",
 ]
+# The AWS managed policies the program attaches to its roles (EKS cluster and nodes, the CNI, Container
+# Insights, RDS enhanced monitoring): deploy may attach these and the program's own, nothing else.
+ATTACHABLE = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonEKS*",
+              "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+              "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
 # The services whose resources the program creates in the region (deploy manages them there).
 MANAGED_SERVICES = ["autoscaling", "cloudwatch", "ec2", "eks", "elasticache", "elasticloadbalancing", "kms", "logs",
                     "rds", "secretsmanager", "sns", "wafv2"]
@@ -139,6 +144,9 @@ def deploy_policy(cfg: BootstrapConfig, account: str) -> dict[str, Any]:
                       f"{iam}:oidc-provider/oidc.eks.{cfg.region}.amazonaws.com/*"]},
         {"Sid": "ServiceLinkedRoles", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole",
          "Resource": f"{iam}:role/aws-service-role/*"},
+        {"Sid": "OnlyThePoliciesTheProgramAttaches", "Effect": "Deny", "Action": "iam:AttachRolePolicy",
+         "Resource": "*", "Condition": {"ArnNotLike": {"iam:PolicyARN": [*ATTACHABLE,
+                                                                         f"{iam}:policy/{PROJECT_PREFIX}*"]}}},
         {"Sid": "NeverTheCiAccess", "Effect": "Deny", "Action": "iam:*",
          "Resource": [f"{iam}:role/{ROLE_PREFIX}*", f"{iam}:oidc-provider/{GITHUB_ISSUER}"]},
         *_state(cfg, account, write=True),

@@ -101,7 +101,11 @@ def test_deploy_manages_this_account_and_region_but_never_the_ci_access(plan):
     assert deny["Effect"] == "Deny" and deny["Action"] == "iam:*"
     assert deny["Resource"] == ["arn:aws:iam::123456789012:role/infra-ci-*",
                                 "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"]
-    every_resource = [s for s in doc["Statement"] if s["Resource"] == "*"]
+    # no AdministratorAccess for a role it creates: only the managed policies the program itself attaches
+    attach = statement(doc, "OnlyThePoliciesTheProgramAttaches")
+    assert attach["Effect"] == "Deny" and "arn:aws:iam::aws:policy/AdministratorAccess" not in str(attach)
+    assert attach["Condition"]["ArnNotLike"]["iam:PolicyARN"][-1] == "arn:aws:iam::123456789012:policy/infra-*"
+    every_resource = [s for s in doc["Statement"] if s["Resource"] == "*" and s["Effect"] == "Allow"]
     assert [s["Sid"] for s in every_resource] == ["ReadAnything"]  # only reads run on every resource
     assert not any(a.endswith(":*") for a in _actions({"Statement": every_resource}))
 
@@ -112,6 +116,15 @@ def test_cost_guard_reads_costs_finds_the_clusters_and_alerts_nothing_else(plan)
                              "sns:GetTopicAttributes", "sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
     assert statement(doc, "FindTheClusters")["Resource"] == [
         f"arn:aws:eks:{ACCOUNT}:cluster/infra-staging", f"arn:aws:eks:{ACCOUNT}:cluster/infra-prod"]
+
+
+def test_deploy_may_attach_every_managed_policy_the_environments_use(plan, prod_plan):
+    from fnmatch import fnmatch
+
+    from components.ci_access import ATTACHABLE
+
+    used = {r.inputs["policyArn"] for r in prod_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert used and all(any(fnmatch(arn, pattern) for pattern in ATTACHABLE) for arn in used), used
 
 
 def test_every_guardrail_passes_on_the_bootstrap_plan(plan):
