@@ -56,12 +56,12 @@ def plan(
 
 
 def _read_base(path: Path, env: str):
-    from policies.check import read_document
+    from policies.check import protected_urns, read_document
     from policies.plan_diff import check_base
 
     base_env, resources = read_document(path)
     check_base(str(path), env, base_env, resources)
-    return resources
+    return resources, protected_urns(path)
 
 
 def _compare(base, result, cfg, spend, report, as_json: bool) -> None:
@@ -74,8 +74,11 @@ def _compare(base, result, cfg, spend, report, as_json: bool) -> None:
     from policies.plan_diff import compare
     from stacks.errors import Blocked
 
+    base, base_protected = base
     base_cost = cost.estimate(cfg.environment, cfg.region, base, budget_usd=cfg.budget.monthly_usd)
-    diff = compare(cfg.environment, base, resources_of_plan(result), base_cost, spend)
+    head_protected = {r.urn for r in result.resources if r.protect}
+    diff = compare(cfg.environment, base, resources_of_plan(result), base_cost, spend,
+                   protected=(base_protected, head_protected))
     if as_json:
         typer.echo(json.dumps(diff.as_dict(), indent=2, sort_keys=True))
         out = err_console

@@ -20,6 +20,7 @@ from stacks.redact import redact
 from stacks.workspace import holds_secret
 
 SECRET = "[secret]"  # how a plan document (stacks.offline) carries a secret value
+PROTECT = "(protect)"  # the engine's protect option, shown beside the properties when on either side
 
 
 class _Absent:
@@ -124,21 +125,28 @@ def check_base(path: str, environment: str, base_env: str, resources: Sequence[R
 
 
 def compare(environment: str, base: Sequence[Resource], head: Sequence[Resource],
-            base_cost: Estimate, head_cost: Estimate) -> PlanDiff:
-    """Resources added, removed and changed from ``base`` to ``head``, and what that does to the cost."""
+            base_cost: Estimate, head_cost: Estimate,
+            protected: tuple[set[str], set[str]] = (set(), set())) -> PlanDiff:
+    """Resources added, removed and changed from ``base`` to ``head``, and what that does to the cost.
+    ``protected``: the URNs with ``protect`` on, before and after (turning it off is a change to review)."""
     before = {r.urn: r for r in base}
     after = {r.urn: r for r in head}
+    either = protected[0] | protected[1]
+
+    def settings(r: Resource, side: set[str]) -> dict[str, Any]:
+        return {**r.props, PROTECT: r.urn in side} if r.urn in either else dict(r.props)
+
     result = PlanDiff(environment, past_total=base_cost.total_usd, total=head_cost.total_usd,
                       budget=head_cost.budget_usd)
     for urn in sorted(before.keys() | after.keys()):
         old, new = before.get(urn), after.get(urn)
         if old is None:
             result.resources.append(ResourceDiff("add", new.type, new.name, urn,
-                                                 tuple(property_changes(ABSENT, dict(new.props)))))
+                                                 tuple(property_changes(ABSENT, settings(new, protected[1])))))
         elif new is None:
             result.resources.append(ResourceDiff("remove", old.type, old.name, urn))
         else:
-            changes = tuple(property_changes(dict(old.props), dict(new.props)))
+            changes = tuple(property_changes(settings(old, protected[0]), settings(new, protected[1])))
             if changes:
                 result.resources.append(ResourceDiff("change", new.type, new.name, urn, changes))
     result.costs = cost_changes(base_cost, head_cost)

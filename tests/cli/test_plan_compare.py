@@ -93,6 +93,21 @@ def test_a_change_over_the_budget_fails_the_check_after_showing_everything(infra
         "(make it cheaper, or raise infra:budget.monthlyUsd in the same change)")
 
 
+def test_a_change_that_lifts_protect_on_prods_database_is_shown(infra, tmp_path, prod_plan):
+    from cli.plan_view import document
+
+    doc = document(prod_plan)
+    for r in doc["resources"]:
+        if r["type"] == "aws:rds/instance:Instance":
+            assert r["protect"] is True
+            r["protect"] = False  # the base had it off: this branch turns it on
+    base = tmp_path / "prod.json"
+    base.write_text(json.dumps(doc))
+    result = infra("plan", "prod", "--compare-to", str(base))
+    assert result.exit_code == 0, result.output
+    assert "~ rds.Instance infra-prod-postgres-instance\n    (protect): false -> true" in result.stdout
+
+
 BAD_BASES = [
     (lambda doc: doc.update(version=2), "plan document version 2 is not supported"),
     (lambda doc: doc.update(environment="prod"), "a plan of prod, not staging"),

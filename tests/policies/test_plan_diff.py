@@ -80,6 +80,19 @@ def test_lists_are_compared_item_by_item_and_whole_when_their_length_changes():
         PropertyChange("url", "a", "postgres://app:***@db:5432/app")]
 
 
+def test_turning_protect_off_or_on_is_a_change():
+    table = cost.load_prices("us-east-1")
+    est = cost.estimate("staging", "us-east-1", [], table=table)
+    same = [db("db.t4g.medium")]
+    urn = same[0].urn
+    off = compare("staging", same, same, est, est, protected=({urn}, set()))
+    assert [(r.action, r.properties) for r in off.resources] == [
+        ("change", (PropertyChange("(protect)", True, False),))]
+    assert compare("staging", same, same, est, est, protected=({urn}, {urn})).resources == []
+    added = compare("staging", [], same, est, est, protected=(set(), {urn})).resources[0]
+    assert PropertyChange("(protect)", ABSENT, True) in added.properties
+
+
 def test_cost_up_per_resource_and_in_total():
     d = diff()
     by_name = {c.name: c for c in d.costs}
