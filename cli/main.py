@@ -11,7 +11,18 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: not the click package's
 from typer.core import TyperGroup
 
-from cli import cost_cmd, doctor_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd, status_cmd
+from cli import (
+    bootstrap_cmd,
+    cost_cmd,
+    doctor_cmd,
+    drift_cmd,
+    plan_cmd,
+    policy_cmd,
+    release_cmd,
+    runbook_cmd,
+    stack_cmd,
+    status_cmd,
+)
 from stacks.errors import ExitCode, InfraError
 
 EXIT_CODES_HELP = (
@@ -21,6 +32,7 @@ EXIT_CODES_HELP = (
     "* 2 invalid input (nothing changed)\n"
     "* 3 missing prerequisite\n"
     "* 4 blocked by a guardrail\n"
+    "* 5 drift found (`infra drift`)\n"
     "* 130 interrupted (Ctrl-C)"
 )
 
@@ -79,6 +91,8 @@ app.add_typer(runbook_cmd.app, name="runbook")
 app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_container)
 app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_cmd.doctor)
 app.command("status", epilog=EXIT_CODES_HELP)(status_cmd.status)
+app.command("drift", epilog=EXIT_CODES_HELP)(drift_cmd.drift)
+app.add_typer(bootstrap_cmd.app, name="bootstrap")
 
 
 def main() -> None:

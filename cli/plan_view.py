@@ -75,6 +75,25 @@ def document(plan: Plan) -> dict[str, Any]:
     }
 
 
+def show(plan: Plan, region: str, as_json: bool):
+    """Print a plan: the versioned document on stdout (kept pure for `infra policy check`), or the
+    tables. Returns the console for what follows (verdicts): stderr with --json."""
+    import json
+
+    import typer
+
+    from cli.output import console, err_console
+
+    if as_json:
+        typer.echo(json.dumps(document(plan), indent=2, sort_keys=True))
+        return err_console
+    out = console()
+    for renderable in render(plan, region):
+        out.print(renderable)
+    out.print()
+    return out
+
+
 def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
     value: Any = inputs
     for part in dotted.split("."):

@@ -56,6 +56,12 @@ def read_document(path: Path) -> tuple[str, list[Resource]]:
     return env, resources
 
 
+def protected_urns(path: Path) -> set[str]:
+    """The URNs a plan document marks ``protect`` (call after ``read_document`` accepted the file)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return {str(r.get("urn")) for r in doc["resources"] if isinstance(r, dict) and r.get("protect") is True}
+
+
 def check_document(path: Path) -> tuple[str, Report]:
     """Evaluate a saved plan with its environment's current stack config (for the cost rules)."""
     env, resources = read_document(path)

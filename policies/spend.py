@@ -175,7 +175,15 @@ def alerts_topic_name(cfg: EnvironmentConfig) -> str:
 
 def notify(cfg: EnvironmentConfig, spend: SpendReport) -> str:
     """Publish the markdown report to the environment's alert topic (the SRE and CEO subscribe by email);
-    returns the topic's ARN. The topic is KMS-encrypted: the caller needs kms:GenerateDataKey on its key."""
+    returns the topic's ARN."""
+    subject = (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
+               f"({spend.ratio:.0%} of budget)")
+    return publish_alert(cfg, subject, render_markdown(spend), what="the cost report")
+
+
+def publish_alert(cfg: EnvironmentConfig, subject: str, message: str, *, what: str) -> str:
+    """Publish to the environment's alert topic; returns the topic's ARN. The topic is KMS-encrypted: the
+    caller needs kms:GenerateDataKey on its key."""
     from stacks.errors import InvalidInput, MissingPrerequisite
 
     sts = client("sts", region=cfg.region, profile=cfg.profile)
@@ -188,10 +196,7 @@ def notify(cfg: EnvironmentConfig, spend: SpendReport) -> str:
     except InvalidInput:
         raise MissingPrerequisite(f"alert topic {topic} does not exist",
                                   hint=f"create the environment first: infra up {cfg.environment}") from None
-    subject = (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
-               f"({spend.ratio:.0%} of budget)")
-    call("publish the cost report", sns.publish, TopicArn=topic, Subject=subject[:100],
-         Message=render_markdown(spend))
+    call(f"publish {what}", sns.publish, TopicArn=topic, Subject=subject[:100], Message=message)
     return topic
 
 

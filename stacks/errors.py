@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 2  # bad arguments, config or files; nothing was changed
     MISSING_PREREQUISITE = 3  # a tool, credential or backend is missing
     BLOCKED = 4  # a guardrail refused: policy, budget, lock
+    DRIFT = 5  # `infra drift`: the live environment differs from the program (not a failure of the command)
 
 
 class InfraError(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,6 +200,9 @@ _COMPUTED = {
     "aws:rds/instance:Instance": _rds_instance,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": lambda args, region: {"keyId": _digest(args.name)},
+    # AWS names an OIDC provider after its issuer: what trust policies and their guardrail read
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": lambda args, region: {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{str(args.inputs.get('url', '')).removeprefix('https://')}"},
     "aws:ec2/launchTemplate:LaunchTemplate": lambda args, region: {"latestVersion": 1},
     "random:index/randomPassword:RandomPassword": lambda args, region: {"result": f"mock-{_digest(args.name)}"},
 }
@@ -209,14 +212,14 @@ _RUN_LOCK = threading.Lock()  # the Pulumi runtime's settings are process-global
 
 
 @contextmanager
-def mock_engine(environment: str, region: str) -> Iterator[Plan]:
+def mock_engine(environment: str, region: str, project: str = PROJECT) -> Iterator[Plan]:
     """Point the Pulumi runtime at a capturing mock engine; the Plan fills as resources register."""
     plan = Plan(environment=environment)
     with _RUN_LOCK:
         settings.ROOT.set(None)  # a fresh root stack for every run, even in one process
         cloud = _CloudMocks(region)
         monitor = _CapturingMonitor(cloud, plan)
-        mocks.set_mocks(cloud, project=PROJECT, stack=environment, preview=False, monitor=monitor)
+        mocks.set_mocks(cloud, project=project, stack=environment, preview=False, monitor=monitor)
         yield plan
 
 
@@ -224,7 +227,12 @@ def run(cfg: EnvironmentConfig) -> Plan:
     """Run the environment's program under mocks; return every registration once all have completed."""
     from stacks import program
 
-    with mock_engine(cfg.environment, cfg.region) as plan:
+    return run_program(cfg.environment, cfg.region, lambda: program.main(cfg))
+
+
+def run_program(environment: str, region: str, main: Callable[[], None], project: str = PROJECT) -> Plan:
+    """Run a Pulumi program (``main``) under mocks as stack ``environment`` of ``project``."""
+    with mock_engine(environment, region, project) as plan:
         # run_pulumi_func waits for every outstanding RPC before returning: no registration is missed.
-        _sync_await(run_pulumi_func(lambda: program.main(cfg)))
+        _sync_await(run_pulumi_func(main))
     return plan

@@ -67,6 +67,7 @@ class ResourceStep:
     type: str
     phase: str  # start | done | failed
     planning: bool = False  # a preview: nothing is changed
+    diffs: tuple[str, ...] = ()  # the properties that differ, "path (kind)": names only, never values
 
     @property
     def name(self) -> str:
@@ -126,6 +127,8 @@ class StackOperations(Protocol):
     def preview(self, *, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
 
     def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult: ...
+
+    def drift_preview(self, *, on_event: OnEvent) -> OperationResult: ...
 
     def refresh(self, *, on_event: OnEvent) -> OperationResult: ...
 
@@ -213,18 +216,18 @@ def find_pulumi() -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def require_pulumi(env: str) -> str:
+def require_pulumi(env: str, offline: str | None = None) -> str:
     path = find_pulumi()
     if path is None:
         raise MissingPrerequisite(
             "the pulumi CLI is not on PATH",
             hint="install it with `curl -fsSL https://get.pulumi.com | sh` and open a new shell; "
-                 + OFFLINE_HINT.format(env=env),
+                 + (offline or OFFLINE_HINT.format(env=env)),
         )
     return path
 
 
-def require_aws_credentials(env: str) -> None:
+def require_aws_credentials(env: str, offline: str | None = None) -> None:
     import boto3
 
     try:
@@ -232,13 +235,13 @@ def require_aws_credentials(env: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken profile is as missing as no profile
         raise MissingPrerequisite(
             f"AWS credentials could not be loaded: {exc}",
-            hint="fix ~/.aws/config or AWS_PROFILE; " + OFFLINE_HINT.format(env=env),
+            hint="fix ~/.aws/config or AWS_PROFILE; " + (offline or OFFLINE_HINT.format(env=env)),
         ) from None
     if credentials is None:
         raise MissingPrerequisite(
             "no AWS credentials found",
             hint="run `aws sso login` or set AWS_PROFILE (CI: assume a role through OIDC); "
-                 + OFFLINE_HINT.format(env=env),
+                 + (offline or OFFLINE_HINT.format(env=env)),
         )
 
 
@@ -296,12 +299,21 @@ def open_stack(env: str, *, cloud: bool, create: bool = False) -> StackOperation
     from stacks.project import project_dir
 
     check_environment(env)
-    project = project_dir()
-    settings = backend_settings(project)
-    pulumi_path = require_pulumi(env)
+    return open_project_stack(env, project_dir(), cloud=cloud, create=create)
+
+
+def open_project_stack(name: str, work_dir: Path, *, cloud: bool, create: bool = False,
+                       offline: str | None = None) -> StackOperations:
+    """Stack ``name`` of the Pulumi project in ``work_dir`` (the environments', or another such as the
+    bootstrap's), on the same state backend; prerequisites checked as ``open_stack`` says. ``offline``: the
+    hint naming the command that works without them (default: `infra plan NAME`)."""
+    from stacks.project import project_dir
+
+    settings = backend_settings(project_dir())
+    pulumi_path = require_pulumi(name, offline)
     if cloud or settings.needs_aws:
-        require_aws_credentials(env)
-    return PulumiStack(env, project, settings, pulumi_path, create=create)
+        require_aws_credentials(name, offline)
+    return PulumiStack(name, work_dir, settings, pulumi_path, create=create)
 
 
 class PulumiStack:
@@ -344,6 +356,14 @@ class PulumiStack:
             result = self._stack.preview(policy_packs=policy_packs or None, on_event=handler, color="never")
         return OperationResult(changes=_op_map(result.change_summary))
 
+    def drift_preview(self, *, on_event: OnEvent) -> OperationResult:
+        """What `up` would change right after reading every resource's live state: the live environment
+        against the program (``pulumi preview --refresh --diff``). Changes nothing, not even the state."""
+        with self._run("drift preview", on_event) as handler:
+            result = self._stack.preview(refresh=True, diff=True, on_event=handler, color="never",
+                                         suppress_outputs=True)
+        return OperationResult(changes=_op_map(result.change_summary))
+
     def up(self, *, message: str, policy_packs: list[str], on_event: OnEvent) -> OperationResult:
         with self._run("up", on_event) as handler:
             result = self._stack.up(message=message, policy_packs=policy_packs or None, on_event=handler,
@@ -367,7 +387,7 @@ class PulumiStack:
         with self._translate("outputs"):
             masked = self._output_document(show_secrets=False)
             clear = self._output_document(show_secrets=True) if show_secrets else masked
-        return {k: OutputValue(clear.get(k), _holds_secret(v)) for k, v in masked.items()}
+        return {k: OutputValue(clear.get(k), holds_secret(v)) for k, v in masked.items()}
 
     def _output_document(self, *, show_secrets: bool) -> dict[str, Any]:
         ws = self._stack.workspace
@@ -443,7 +463,8 @@ def convert_event(event: Any) -> StackEvent | None:
     """An Automation API ``EngineEvent`` as one of our events (None for those the CLI does not show)."""
     if event.resource_pre_event is not None:
         meta = event.resource_pre_event.metadata
-        return ResourceStep(_op(meta.op), meta.urn, meta.type, "start", bool(event.resource_pre_event.planning))
+        return ResourceStep(_op(meta.op), meta.urn, meta.type, "start", bool(event.resource_pre_event.planning),
+                            _diffs(meta))
     if event.res_outputs_event is not None:
         meta = event.res_outputs_event.metadata
         return ResourceStep(_op(meta.op), meta.urn, meta.type, "done", bool(event.res_outputs_event.planning))
@@ -462,14 +483,23 @@ def convert_event(event: Any) -> StackEvent | None:
     return None
 
 
+def _diffs(meta: Any) -> tuple[str, ...]:
+    """The properties a step changes, as "path (kind)" from the detailed diff, else the plain key list."""
+    detailed = getattr(meta, "detailed_diff", None) or {}
+    if detailed:
+        return tuple(f"{path} ({_op(getattr(d, 'diff_kind', 'update'))})" for path, d in sorted(detailed.items()))
+    return tuple(sorted(getattr(meta, "diffs", None) or []))
+
+
 SECRET_SENTINEL = "[secret]"  # what `pulumi stack output --json` prints in place of a secret, at any depth
 
 
-def _holds_secret(value: Any) -> bool:
+def holds_secret(value: Any) -> bool:
+    """Whether a JSON value holds the ``[secret]`` marker anywhere inside (outputs, plan documents)."""
     if isinstance(value, dict):
-        return any(_holds_secret(v) for v in value.values())
+        return any(holds_secret(v) for v in value.values())
     if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
+        return any(holds_secret(v) for v in value)
     return value == SECRET_SENTINEL
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policies.framework import Rule
 from policies.rules import cost, databases, edge, encryption, iam, kubernetes, network, quotas, storage, tagging
+from policies.rules.ci_trust import RULES as CI_TRUST_RULES
 
 ALL_RULES: list[Rule] = [
     *databases.RULES,
@@ -14,6 +15,7 @@ ALL_RULES: list[Rule] = [
     *storage.RULES,
     *encryption.RULES,
     *iam.RULES,
+    *CI_TRUST_RULES,
     *tagging.RULES,
     *cost.RULES,
 ]

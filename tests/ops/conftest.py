@@ -65,6 +65,7 @@ class FakeStack:
         ResourceStep("create", DEPLOYMENT_URN, "kubernetes:apps/v1:Deployment", "done"),
         Diagnostic("warning", "node group at 80% of maxSize"),
     ])
+    drift_events: list[Any] = field(default_factory=list)  # what drift_preview reports (none: no drift)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -89,6 +90,15 @@ class FakeStack:
     def preview(self, *, policy_packs, on_event):
         self._call("preview", on_event, policy_packs=policy_packs)
         return OperationResult(changes={"create": 2, "update": 1, "same": 90})
+
+    def drift_preview(self, *, on_event):
+        self.calls.append(("drift_preview", {}))
+        for event in self.drift_events:
+            on_event(event)
+        if "drift_preview" in self.fail:
+            raise self.fail["drift_preview"]
+        ops = [e.op for e in self.drift_events if isinstance(e, ResourceStep) and e.phase == "start"]
+        return OperationResult(changes={op: ops.count(op) for op in set(ops)} or {"same": 93})
 
     def up(self, *, message, policy_packs, on_event):
         try:

@@ -110,6 +110,45 @@ def test_pull_requests_preview_with_the_policy_pack_and_merges_apply_staging_the
     assert deploy["concurrency"]["cancel-in-progress"] == "false"
 
 
+def test_pull_requests_compare_with_the_target_branch_plan_in_one_updated_comment():
+    job = _load(ROOT / ".github/workflows/ci.yml")["jobs"]["plan"]
+    steps = job["steps"]
+    base = next(s for s in steps if s.get("with", {}).get("path") == "base")
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"  # the target branch, not the PR
+    base_plan = next(s for s in steps if s.get("working-directory") == "base")
+    assert 'infra plan "$ENVIRONMENT" --json > "../report/base-$ENVIRONMENT.json"' in base_plan["run"]
+    compare = next(s for s in steps if "--compare-to" in s.get("run", ""))
+    assert steps.index(base_plan) < steps.index(compare)
+    # the step's exit status is infra's: 4 (over the budget, or a guardrail) fails the check
+    assert compare["run"].rstrip().endswith('exit "$status"') and "|| true" not in compare["run"]
+    script = _load(ROOT / ".github/workflows/ci.yml")["jobs"]["comment"]["steps"][-1]["with"]["script"]
+    assert "diff-${env}.txt" in script and "diffTotalMonthlyCost" in script
+    # one comment, found again by its hidden marker and updated, never a new one per push
+    assert "<!-- infra-ci-report -->" in script and "updateComment" in script and script.count("createComment") == 1
+
+
+def test_every_day_each_environment_is_checked_for_drift_and_alerts():
+    doc = _load(ROOT / ".github/workflows/drift.yml")
+    assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+    job = doc["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["environment"] == ["staging", "prod"]
+    [run] = [s["run"] for s in job["steps"] if "infra drift" in s.get("run", "")]
+    assert 'infra drift "$ENVIRONMENT" --notify' in run
+    assert run.rstrip().splitlines()[-1].startswith('exit "$status"')  # 5, drift found: the run is red
+    [creds] = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DRIFT_ROLE_ARN }}"  # trusted for main only, not PRs
+
+
+def test_workflows_read_the_role_arns_bootstrap_creates_from_repository_variables():
+    from bootstrap.program import VARIABLES
+
+    used = set()
+    for _name, _job_id, _job, step in _steps():
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+            used.add(re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"]).group(1))
+    assert used == set(VARIABLES.values())  # every role the workflows assume is one bootstrap creates
+
+
 def test_every_morning_each_environment_gets_its_cost_report_and_an_armed_circuit_breaker():
     doc = _load(ROOT / ".github/workflows/cost-report.yml")
     assert doc["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily

@@ -115,6 +115,12 @@ def NODES_FROM(template: dict) -> list[Resource]:  # noqa: N802 - reads like the
 LIMITED_APP = [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R(QUOTA, **APP_QUOTA), R(LIMIT_RANGE, **APP_LIMITS)]
 
 # (rule, environment, compliant stack, violating stack, words in the violation)
+def github_role(operator: str, subject: str) -> Resource:
+    from tests.policies.test_ci_trust import trust
+
+    return trust({operator: {"token.actions.githubusercontent.com:sub": subject}})
+
+
 CASES = [
     ("rds-storage-encrypted", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "storageEncrypted": False})],
      "not encrypted"),
@@ -212,6 +218,8 @@ CASES = [
      [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")],
      [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
         policyArn="arn:aws:iam::aws:policy/AdministratorAccess")], "attaches AdministratorAccess"),
+    ("oidc-trust-exact-subject", "prod", [github_role("StringEquals", "repo:acme/infra:environment:prod")],
+     [github_role("StringLike", "repo:acme/*")], "wildcard subject 'repo:acme/*'"),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
