@@ -452,7 +452,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
     return value
 
@@ -544,27 +544,18 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def read_stack_file(path: Path) -> dict[str, Any]:
     """Read ``Pulumi.<env>.yaml`` into Pulumi's flat map (structured values JSON-encoded)."""
-    import yaml
+    from stacks.config_file import read_yaml
 
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found", hint="create it or pass --config") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{name}: not valid YAML{where}", hint="fix the syntax") from None
+    doc = read_yaml(path)
     if not doc:
         raise ConfigError(f"{name}: file is empty", hint="it needs a 'config:' mapping")
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         raise ConfigError(f"{name}: no 'config:' mapping at the top level", hint="see Pulumi.staging.yaml")
     flat: dict[str, Any] = {}
     for key, value in doc["config"].items():
+        if value is None:
+            raise ConfigError(f"{name}: {key}: no value (null)", hint="give it a value or remove the key")
         if isinstance(value, dict) and set(value) == {"secure"}:
             raise ConfigError(
                 f"{name}: {key}: encrypted values are not used by this project",
