@@ -25,4 +25,8 @@ def unexpected(exc: Exception) -> str:
 
 
 def error_line(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    """The one error line every command prints; masked, since messages quote what the user gave (a probe URL
+    with its password, a config value) and what services answered."""
+    from stacks.redact import redact
+
+    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", markup=True, highlight=False)

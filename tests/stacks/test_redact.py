@@ -196,3 +196,18 @@ def test_audit_log_on_disk_holds_no_secret(tmp_path):
                   "fe5f80f77d5fa3beca038", "pw1@", OPENAI, "Tr0ub4dor"):
         assert value not in written
     assert json.loads(written)["cases"][0] == "PGPASSWORD=*** psql -h db app"
+
+
+def test_error_lines_on_the_console_are_masked(write_config):
+    """A config value quoted back in an error (here a token pasted where the EKS version goes) is masked on
+    the console, for every command: the error line is printed in one place."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.stacks.test_config import _set
+
+    path = write_config("staging", _set("eks.version", GHP))
+    result = CliRunner().invoke(app, ["plan", "staging", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "infra:eks.version" in result.stderr and "(got '***')" in result.stderr
+    assert GHP not in result.stderr + result.stdout
