@@ -37,6 +37,15 @@ class _Model(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, v: Any, info: Any) -> Any:
+        # pydantic reads true as 1: "replicas: true" is a mistake, not one replica
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if isinstance(v, bool) and field is not None and field.annotation in (int, float):
+            raise ValueError(f"a number is needed, not {str(v).lower()}")
+        return v
+
 
 # --- bounds AWS and Kubernetes put on values (a value they would refuse is refused here, before a plan) ---
 
@@ -405,7 +414,8 @@ class EnvironmentConfig(_Model):
 
     environment: Environment
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    profile: str | None = Field(default=None, description="aws:profile: the AWS CLI profile to use")
+    profile: str | None = Field(default=None, pattern=r"^[\w .+@=,/:-]{1,128}$",
+                                description="aws:profile: the AWS CLI profile to use")
     owner: TagValue
     cost_center: TagValue
     network: NetworkConfig
@@ -418,6 +428,14 @@ class EnvironmentConfig(_Model):
     budget: BudgetConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> EnvironmentConfig:
+        outside = [z for z in self.network.availability_zones if z[:-1] != self.region]
+        if outside:
+            raise _KeyedError("network.availabilityZones",
+                              f"{', '.join(outside)} not in the stack's region {self.region} (aws:region)")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> EnvironmentConfig:

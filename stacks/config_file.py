@@ -43,8 +43,9 @@ def read_yaml(path: Path) -> Any:
     text = _read_text(path)
     import yaml
 
-    loader = _loader_class()(text)
+    loader = None
     try:
+        loader = _loader_class()(text)  # checks that the text is printable
         node = loader.get_single_node()
         if node is None:
             return None
@@ -55,6 +56,10 @@ def read_yaml(path: Path) -> Any:
         key = key_path(refused.path)
         where = f"{key} ({where})" if key and where else key or where
         raise ConfigError(f"{path.name}: {where + ': ' if where else ''}{refused.why}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{path.name}: holds the control character 0x{exc.character:02x} at line {line}",
+                          hint="remove it; YAML files are printable text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -62,7 +67,8 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path.name}: not valid YAML{where}{': ' + problem if problem else ''}",
                           hint="fix the syntax") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def key_path(parts: list[Any]) -> str:

@@ -26,10 +26,12 @@ _ANYWHERE = r"(?i:passw(?:or)?d(?!less)|passphrase|secret(?!s?manager))"
 # Words that make a name secret as a whole segment of it (DB_PASS, api-key, accessToken, X-Amz-Signature)
 # but not as part of a word (monkey, bypass, tokens_used, signatures).
 _SEGMENT = (
-    rf"{_STARTS}(?i:pwd|token|auth|authorization|api[_-]?key|access[_-]?key|private[_-]?key|key|cookie|"
+    rf"{_STARTS}(?i:pwd|pw|token|auth|authorization|api[_-]?key|access[_-]?key|private[_-]?key|key|cookie|"
     rf"signature|sig){_ENDS}"
-    # "pass" alone is a verb ("tests pass: 3"); as the last part of a compound name it is a password.
-    rf"|(?<=[_.-])(?i:pass){_ENDS}|(?<=[a-z])Pass{_ENDS}"
+    # "pass" alone is a verb ("tests pass: 3"); as the last part of a compound name (DB_PASS, dbPass, DBPASS),
+    # assigned with "=" or as a quoted JSON key it is a password.
+    rf"|(?<=[_.-])(?i:pass){_ENDS}|(?<=[a-z])Pass{_ENDS}|(?<=[A-Z])PASS(?![A-Za-z0-9])"
+    rf"|(?<![\w.-])(?i:pass)(?==|[\"']\s*:)"
 )
 # Words that name credentials in prose as often as they hold one ("credentials: missing"): their value is
 # masked unless it reads as a plain word.
@@ -64,11 +66,12 @@ _HEADER = re.compile(
 _URL_USERINFO = re.compile(
     r"(?i)(?<![a-z0-9+.-])(?P<head>[a-z][a-z0-9+.-]*+://[^/\s:@\"'<>`]*):(?P<password>[^\s/?#\"'<>`]+)@"
 )
-# Authorization: Bearer abc... where no header name precedes it
-_AUTH_SCHEME = re.compile(r"\b(?P<scheme>(?i:bearer|basic))\s+[A-Za-z0-9._~+/=-]{8,}")
+# Authorization: Bearer abc... where no header name precedes it (not "basic authentication")
+_AUTH_SCHEME = re.compile(r"\b(?P<scheme>(?i:bearer)|(?i:basic)(?!\s+[a-z]+\b))\s+[A-Za-z0-9._~+/=-]{8,}")
 # Command-line flags: --password X, --db-password=X, --token X (not --password-file PATH)
 _FLAG = re.compile(
-    r"(?P<flag>(?<![\w-])--(?:[\w]+-)*(?i:password|passwd|pass|passphrase|token|secret|api-?key)(?![\w-]))"
+    r"(?P<flag>(?<![\w-])--(?:[\w]+-)*(?i:password|passwd|pass|passphrase|token|secret|(?:api|access|secret|auth)-?key)"
+    r"(?![\w-]))"
     r"(?P<sep>[ \t]+|=)(?P<value>\"[^\"]*\"|'[^']*'|(?!-)[^\s\"'`]+)"
 )
 # mysql -uroot -phunter2 (the password glued to -p); not a port (-p5432, -p8080:80/tcp), and a plain word
@@ -77,9 +80,10 @@ _DASH_P = re.compile(
     r"(?<![\w-])-p(?P<value>\"[^\"]*\"|'[^']*'|(?![\d.:]+(?:/(?:tcp|udp))?(?![^\s\"'`;|&]))[^\s\"'`;|&-][^\s\"'`;|&]*)"
 )
 _MYSQL_CLIENT = re.compile(r"\b(?:mysql\w*|mariadb\w*|sshpass)\b")
-# redis-cli -a PASSWORD; redis.conf's requirepass / masterauth PASSWORD
+# redis-cli -a PASSWORD, sshpass -p PASSWORD; redis.conf's requirepass / masterauth PASSWORD
 _REDIS = re.compile(
-    r"(?P<head>\bredis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|\b(?:requirepass|masterauth)[ \t]+)(?P<value>[^\s\"'`]+)"
+    r"(?P<head>\bredis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|\bsshpass\b[^\n|;&]*?[ \t]-p[ \t]*"
+    r"|\b(?:requirepass|masterauth)[ \t]+)(?P<value>[^\s\"'`]+)"
 )
 # <password>x</password>
 _XML = re.compile(rf"(?P<open><(?=[\w:.-]*?{_SECRET_WORD})(?P<tag>[\w:.-]++)>)(?P<value>[^<]+)(?=</(?P=tag)>)")
@@ -91,8 +95,10 @@ _PEM = re.compile(
     r"|(?:(?:\r?\n|\\n|[ \t])(?:[A-Za-z0-9+/=]+(?![^\s\\])|[A-Z][\w-]+: [^\r\n]*)?)*)",
     re.S,
 )
-# Key shapes detect-secrets does not know (yet): fine-grained GitHub tokens, LLM provider keys.
+# Key shapes detect-secrets does not know (yet): fine-grained GitHub tokens, LLM provider keys, and a
+# 40-character AWS-style secret key soon after the word "secret" ("secret key: wJalr...", unquoted).
 _OWN_SHAPES = (
+    re.compile(r"(?i:secret)[\w -]{0,30}?[\s:=\"']+(?=[A-Za-z0-9/+]*[A-Z])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
     re.compile(r"\bsk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),  # Google API keys
@@ -120,12 +126,14 @@ def _shapes() -> tuple[re.Pattern[str], ...]:
     detectors = (AWSKeyDetector, AzureStorageKeyDetector, DiscordBotTokenDetector, GitHubTokenDetector,
                  GitLabTokenDetector, MailchimpDetector, OpenAIDetector, PypiTokenDetector, SendGridDetector,
                  SlackDetector, SquareOAuthDetector, StripeDetector)
-    patterns = [pattern for detector in detectors for pattern in detector.denylist]
-    # The JWT pattern ends lazily (enough to detect one); to mask one, take its signature too.
+    # A detector needs only a token's start; a mask takes the whole token (a longer token than the pattern
+    # expects must not leave its tail readable). The JWT pattern ends lazily: take its signature too.
+    patterns = [re.compile(f"(?:{p.pattern})[A-Za-z0-9_]*", p.flags) for d in detectors for p in d.denylist
+                if p is not AWSKeyDetector.denylist[1]]
     jwt = JwtTokenDetector.denylist[0]
     patterns.append(re.compile(jwt.pattern + r"[A-Za-z0-9_.+/=-]*", jwt.flags))
-    _IN_CONTEXT.add(AWSKeyDetector.denylist[1])
-    return (*patterns, *_OWN_SHAPES)
+    _IN_CONTEXT.update((AWSKeyDetector.denylist[1], _OWN_SHAPES[0]))
+    return (AWSKeyDetector.denylist[1], *patterns, *_OWN_SHAPES)
 
 
 # Patterns that match a secret with its context (`aws ... key ... "SECRET"`) and capture the secret alone.
@@ -159,7 +167,7 @@ def _masked(value: str) -> str:
 
 def _mask_value(match: re.Match[str]) -> str:
     key, sep, value = match.group("key"), match.group("sep"), match.group("value")
-    if not _hides(key, value):
+    if not _hides(key + sep, value):
         return match.group(0)
     # A bare value does not take the closing parenthesis of the prose around it: "(password=x)".
     tail = ")" if value.endswith(")") and value[:1] not in "\"'" and "(" not in value else ""
@@ -217,4 +225,5 @@ def redact_data(value: Any) -> Any:
 def _hidden_entry(key: Any, value: Any) -> bool:
     if not isinstance(key, str) or value in (None, ""):
         return False
+    key = f'"{key}":'  # as it would appear in JSON text, so the name rules are the same
     return _hides(key, value) if isinstance(value, str) else bool(_SECRET_KEY.search(key))

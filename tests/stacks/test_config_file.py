@@ -79,6 +79,13 @@ def test_not_utf8(tmp_path):
         config.read_stack_file(path)
 
 
+def test_control_characters(tmp_path):
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(HEAD + "  infra:owner: a\x00b\n")
+    with pytest.raises(ConfigError, match=r"^Pulumi.staging.yaml: holds the control character 0x00 at line 3"):
+        config.read_stack_file(path)
+
+
 def test_over_the_size_limit(tmp_path):
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_text(HEAD + "# padding\n" * (config_file.MAX_BYTES // 10 + 1))
