@@ -21,7 +21,9 @@ def console() -> Console:
 
 def unexpected(exc: Exception) -> str:
     """An unexpected failure in one line, for commands that report it beside other results (doctor, status)."""
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    from stacks.redact import redact
+
+    return redact(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
 
 
 def error_line(message: str) -> None:

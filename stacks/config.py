@@ -181,7 +181,7 @@ EKS_ACCESS_POLICIES = {  # infra:eks.access[].access -> the EKS access policy it
 class AccessEntryConfig(_Model):
     """Who may use the cluster besides its creator (the deploying role), and how much."""
 
-    principal_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+    principal_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$", max_length=2048)
     access: Literal["view", "edit", "admin", "cluster-admin"]
     namespaces: list[K8sName] = Field(default_factory=list, description="empty: every namespace")
 
@@ -580,6 +580,9 @@ def from_flat(environment: str, flat: Mapping[str, Any], *, source: str) -> Envi
         elif namespace == PROJECT:
             if key not in KNOWN_KEYS:
                 raise ConfigError(f"{source}: {PROJECT}:{key}: unknown key{_suggest(key, KNOWN_KEYS)}")
+            if key in data:  # "owner" is "infra:owner" too (the project's namespace is the default)
+                raise ConfigError(f"{source}: {PROJECT}:{key}: given twice (as '{key}' and '{PROJECT}:{key}'); "
+                                  "keep one")
             data[key] = _decode(raw)
         elif key.split(".")[0] not in FOREIGN_KEYS.get(namespace, ()):
             what = "unknown key" if namespace in FOREIGN_KEYS else f"unknown namespace {namespace!r}"

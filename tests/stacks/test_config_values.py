@@ -82,6 +82,7 @@ BAD = [
     ("staging", _add("aws:profile", "sre\x1b[2J"), ["aws:profile", "pattern"]),
     ("staging", _set("network.availabilityZones", ["eu-west-1a", "us-east-1b"]),
      ["infra:network.availabilityZones: eu-west-1a not in the stack's region us-east-1 (aws:region)"]),
+    ("staging", _add("owner", "someone-else"), ["infra:owner: given twice (as 'owner' and 'infra:owner')"]),
     ("staging", _add("aws:regionn", "us-east-1"), ["aws:regionn: unknown key; did you mean 'aws:region'?"]),
     ("staging", _add("kubernetes:kubeconfg", "x"),
      ["kubernetes:kubeconfg: unknown key; did you mean 'kubernetes:kubeconfig'?"]),

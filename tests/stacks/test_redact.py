@@ -219,3 +219,10 @@ def test_error_lines_on_the_console_are_masked(write_config):
     assert result.exit_code == 2
     assert "infra:eks.version" in result.stderr and "(got '***')" in result.stderr
     assert GHP not in result.stderr + result.stdout
+
+
+def test_unexpected_failures_shown_by_doctor_and_status_are_masked():
+    from cli.output import unexpected
+
+    shown = unexpected(RuntimeError("connect redis://:hunter2@cache:6379 failed\ntraceback..."))
+    assert shown == "RuntimeError: connect redis://:***@cache:6379 failed"
