@@ -40,6 +40,7 @@ _SECRET_WORD = rf"(?:{_ANYWHERE}|{_SEGMENT}|{_PROSE})"
 _SECRET_KEY = re.compile(_SECRET_WORD)
 _PROSE_KEY = re.compile(_PROSE)
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
+_PROSE_VALUE = re.compile(r"[A-Za-z][a-z]*|~?/[\w./-]*")  # a word, or a path ("credentials: ~/.aws/credentials")
 
 # key=value / key: value / "key": "value" (quoted or bare values). Not a field of an ARN
 # (arn:aws:secretsmanager:...:secret:NAME) nor a URL scheme (secretsmanager://NAME): those name a
@@ -51,7 +52,7 @@ _NAME = r"[\w.-]"
 _ASSIGNMENT = re.compile(
     rf"""(?x)
     (?<![\w.:/-])(?=(?:{_NAME}*?){_SECRET_WORD})(?P<key>{_NAME}++)
-    (?P<sep>["']?[ \t]*(?:=|:(?!//))[ \t]*)
+    (?P<sep>["']?[ \t]*(?:=>|=|:(?!//))[ \t]*)
     (?P<value>"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s,;&"'`}}\]]+)
     """
 )
@@ -150,13 +151,14 @@ def _mask_shape(match: re.Match[str]) -> str:
     return whole[: start - offset] + MASK + whole[end - offset:]
 
 
-def _hides(key: str, value: str) -> bool:
-    """Whether ``value`` under ``key`` is a secret: any value under a secret name, except a plain word
-    under a name that prose uses too ("credentials: missing")."""
-    if not _SECRET_KEY.search(key):
+def _hides(name: str, value: str) -> bool:
+    """Whether ``value`` under ``name`` (the key with its separator) is a secret: any value under a secret
+    name, except a plain word or a path after a name that prose uses too ("credentials: missing"; but
+    "X-Amz-Credential=abc" is an assignment, not prose)."""
+    if not _SECRET_KEY.search(name):
         return False
-    words_only = _PROSE_KEY.search(key) and not re.search(_ANYWHERE + "|" + _SEGMENT, key)
-    return not (words_only and _PLAIN_WORD.fullmatch(value.strip("\"'")))
+    prose = _PROSE_KEY.search(name) and not re.search(_ANYWHERE + "|" + _SEGMENT, name) and "=" not in name
+    return not (prose and _PROSE_VALUE.fullmatch(value.strip("\"'")))
 
 
 def _masked(value: str) -> str:

@@ -32,6 +32,8 @@ NAMED = [
     ('{"pass": "x1", "user": "app"}', '{"pass": "***", "user": "app"}'),
     ('{"client_secret": "abc \\" def", "id": "app"}', '{"client_secret": "***", "id": "app"}'),
     ("credentials=Zx9kQ2", "credentials=***"),
+    ("credentials=abc", "credentials=***"),
+    ("'password' => 'hunter2', 'user' => 'app'", "'password' => '***', 'user' => 'app'"),
     ("aws_secret_access_key = " + AWS_SECRET, "aws_secret_access_key = ***"),
 ]
 URLS = [
@@ -114,6 +116,8 @@ SIGNED_URLS = [
     ("https://acct.blob.core.windows.net/c/b?sv=2021-08-06&se=2026-01-01&sig=abc%2Bdef%3D&sp=r",
      "https://acct.blob.core.windows.net/c/b?sv=2021-08-06&se=2026-01-01&sig=***&sp=r"),
     ("https://cdn/x?signature=abc123&token=xyz&expires=1", "https://cdn/x?signature=***&token=***&expires=1"),
+    ("?x-amz-signature=abc&x-amz-credential=def&x-amz-date=1",
+     "?x-amz-signature=***&x-amz-credential=***&x-amz-date=1"),
 ]
 MARKDOWN = [
     ("set `PASSWORD=x` first", "set `PASSWORD=***` first"),
@@ -126,6 +130,7 @@ PROSE = [  # written exactly as given
     "credentials: use the role",
     "no credentials: run aws sso login first",
     "AWS credentials: none found in the environment",
+    "credentials: ~/.aws/credentials (profile sre)",
     "Credentials: Missing",
     "find / -name x -print; gcc -pedantic",
     "received SIGTERM: shutting down",
