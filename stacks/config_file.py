@@ -22,7 +22,7 @@ from stacks.errors import ConfigError
 MAX_BYTES = 1024 * 1024  # a stack file is a few KiB
 MAX_DEPTH = 32  # the model nests four levels deep
 MAX_ALIASES = 100
-MAX_NODES = 100_000  # values after expanding aliases
+MAX_NODES = 20_000  # values, aliases expanded (a stack file holds a few hundred)
 
 _YAML = "tag:yaml.org,2002:"
 _MERGE = f"{_YAML}merge"  # "<<: *defaults", a key that merges a mapping in
@@ -168,6 +168,7 @@ def _loader_class() -> type:
             super().__init__(stream)
             self.key_path: list[Any] = []
             self.aliases = 0
+            self.nodes = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             self.key_path.append(index.value if isinstance(index, yaml.ScalarNode) else index)
@@ -177,6 +178,9 @@ def _loader_class() -> type:
                     if self.aliases > MAX_ALIASES:
                         raise _Refused(self.key_path, f"more than {MAX_ALIASES} aliases (*name)",
                                        self.peek_event())
+                self.nodes += 1
+                if self.nodes > MAX_NODES:  # stop reading early; aliases are counted after, in _count_values
+                    raise _Refused(self.key_path, f"more than {MAX_NODES} values", self.peek_event())
                 if len(self.key_path) > MAX_DEPTH + 1:
                     raise _Refused(self.key_path, f"nested more than {MAX_DEPTH} levels deep", self.peek_event())
                 node = super().compose_node(parent, index)

@@ -28,7 +28,7 @@ REFUSED = [
     (HEAD + "  infra:owner: a\n  infra:owner: b\n", ["infra:owner (line 4): given twice (first at line 3)"]),
     (HEAD + "  infra:eks:\n    nodeGroups:\n      - name: a\n        name: b\n",
      ["infra:eks.nodeGroups[0].name (line 6): given twice"]),
-    (BOMB, ["a5 (line 8)", "expands to more than 100000 values"]),
+    (BOMB, ["a4 (line 7)", "expands to more than 20000 values"]),
     (HEAD + "  infra:owner: &o x\n  infra:tags: [" + ", ".join(["*o"] * 101) + "]\n",
      ["infra:tags[100]", "more than 100 aliases"]),
     (HEAD + "  infra:eks: &e {nodeGroups: [*e]}\n", ["infra:eks", "recursive alias"]),
