@@ -66,6 +66,8 @@ def _log_retention(days: int) -> int:
 
 
 def _tag_value(value: str) -> str:
+    if value.lower() in ("null", "none", "~"):
+        raise ValueError(f"{value!r} reads as a missing value, not a name; give the real one")
     bad = sorted({c for c in value if not (c.isalnum() or c == " " or c in TAG_VALUE_PUNCTUATION)})
     if bad:
         raise ValueError(f"{_shorten(value)} holds {', '.join(map(repr, bad[:5]))}, which AWS tag values do not "
@@ -260,6 +262,15 @@ class NamespaceQuota(_Model):
     cpu_cores: float = Field(gt=0, le=1024)
     memory_gb: float = Field(gt=0, le=4096)
     pods: int = Field(ge=1, le=1000)
+
+    @field_validator("cpu_cores", "memory_gb")
+    @classmethod
+    def _countable(cls, v: float, info: Any) -> float:
+        # The quota is written in 1m CPU / 1Mi memory units: less than one would be a quota of zero.
+        if round(v * (1000 if info.field_name == "cpu_cores" else 1024)) < 1:
+            unit = "0.001 (1m)" if info.field_name == "cpu_cores" else "0.001 (1Mi)"
+            raise ValueError(f"{v} rounds to nothing in Kubernetes units; give at least {unit}")
+        return v
 
 
 class QuotasConfig(_Model):
