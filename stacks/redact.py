@@ -200,17 +200,29 @@ def _mask_pem(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """Return ``text`` with credentials replaced by ``***``."""
-    text = _PEM.sub(_mask_pem, text)
-    text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('sep')}{MASK}", text)
-    text = _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
-    text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')} {MASK}", text)
-    text = _FLAG.sub(lambda m: f"{m.group('flag')}{m.group('sep')}{_masked(m.group('value'))}", text)
-    text = _DASH_P.sub(_mask_dash_p, text)
-    text = _REDIS.sub(lambda m: f"{m.group('head')}{MASK}", text)
-    text = _XML.sub(_mask_element, text)
+    lower = text.lower()
+    for pattern, mask, words in _PASSES:
+        # Skip a pass whose pattern cannot match (no trigger word): most log lines hold none of them.
+        if any(word in lower for word in words):
+            text = pattern.sub(mask, text)
     for shape in _shapes():
         text = shape.sub(_mask_shape, text)
     return _ASSIGNMENT.sub(_mask_value, text)
+
+
+# (pattern, replacement, words one of which the text must hold for the pattern to match), in order:
+# whole blocks and header values first, so the name rules below see them masked already.
+_PASSES: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
+    (_PEM, _mask_pem, ("private key",)),
+    (_HEADER, lambda m: f"{m.group('name')}{m.group('sep')}{MASK}", ("authorization", "cookie", "x-api-key",
+                                                                      "x-auth-token")),
+    (_URL_USERINFO, lambda m: f"{m.group('head')}:{MASK}@", ("://",)),
+    (_AUTH_SCHEME, lambda m: f"{m.group('scheme')} {MASK}", ("bearer", "basic")),
+    (_FLAG, lambda m: f"{m.group('flag')}{m.group('sep')}{_masked(m.group('value'))}", ("--",)),
+    (_DASH_P, _mask_dash_p, ("-p",)),
+    (_REDIS, lambda m: f"{m.group('head')}{MASK}", ("redis-cli", "sshpass", "requirepass", "masterauth")),
+    (_XML, _mask_element, ("</",)),
+)
 
 
 def redact_data(value: Any) -> Any:
