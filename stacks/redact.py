@@ -33,8 +33,8 @@ _SEGMENT = (
     rf"|(?<=[_.-])(?i:pass){_ENDS}|(?<=[a-z])Pass{_ENDS}|(?<=[A-Z])PASS(?![A-Za-z0-9])"
     rf"|(?<![\w.-])(?i:pass)(?==|[\"']\s*:)"
 )
-# Words that name credentials in prose as often as they hold one ("credentials: missing"): their value is
-# masked unless it reads as a plain word.
+# Words that name credentials in prose as often as they hold one ("credentials: missing"): after a colon
+# their value is masked unless it reads as a plain word or a path; after "=" it always is.
 _PROSE = rf"{_STARTS}(?i:credentials?){_ENDS}"
 _SECRET_WORD = rf"(?:{_ANYWHERE}|{_SEGMENT}|{_PROSE})"
 _SECRET_KEY = re.compile(_SECRET_WORD)
