@@ -21,8 +21,14 @@ def console() -> Console:
 
 def unexpected(exc: Exception) -> str:
     """An unexpected failure in one line, for commands that report it beside other results (doctor, status)."""
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    from stacks.redact import redact
+
+    return redact(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
 
 
 def error_line(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    """The one error line every command prints; masked, since messages quote what the user gave (a probe URL
+    with its password, a config value) and what services answered."""
+    from stacks.redact import redact
+
+    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", markup=True, highlight=False)

@@ -95,8 +95,10 @@ class Progress:
                 self.failed.append(event.urn)
                 self.out.print(f"  [bold red]✗[/] {what} [red]{escape(event.op)} failed[/]")
         elif isinstance(event, Diagnostic):
+            from stacks.redact import redact  # provider errors quote requests: URLs, headers, values
+
             color = "red" if event.severity == "error" else "yellow"
-            self.out.print(f"  [{color}]{event.severity}:[/] {escape(event.message)}")
+            self.out.print(f"  [{color}]{event.severity}:[/] {escape(redact(event.message))}")
         elif isinstance(event, PolicyViolation):
             color = "red" if event.level == "mandatory" else "yellow"
             self.out.print(f"  [{color}]policy {escape(event.level)}[/] {escape(event.pack)}/{escape(event.policy)}: "

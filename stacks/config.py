@@ -13,9 +13,9 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks.errors import ConfigError
@@ -34,20 +34,73 @@ def _network(value: str) -> ipaddress.IPv4Network:
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, v: Any, info: Any) -> Any:
+        # pydantic reads true as 1: "replicas: true" is a mistake, not one replica
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if isinstance(v, bool) and field is not None and field.annotation in (int, float):
+            raise ValueError(f"a number is needed, not {str(v).lower()}")
+        return v
+
+
+# --- bounds AWS and Kubernetes put on values (a value they would refuse is refused here, before a plan) ---
+
+# The only retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+TAG_VALUE_PUNCTUATION = "_.:/=+-@"  # what AWS tag values may hold besides letters, digits and spaces
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        below = max((d for d in LOG_RETENTION_DAYS if d < days), default=None)
+        above = min((d for d in LOG_RETENTION_DAYS if d > days), default=None)
+        nearest = " or ".join(str(d) for d in (below, above) if d is not None)
+        raise ValueError(f"CloudWatch Logs does not keep logs for {days} days; use {nearest} "
+                         f"(it accepts {', '.join(map(str, LOG_RETENTION_DAYS))})")
+    return days
+
+
+def _tag_value(value: str) -> str:
+    if value.lower() in ("null", "none", "~"):
+        raise ValueError(f"{value!r} reads as a missing value, not a name; give the real one")
+    bad = sorted({c for c in value if not (c.isalnum() or c == " " or c in TAG_VALUE_PUNCTUATION)})
+    if bad:
+        raise ValueError(f"{_shorten(value)} holds {', '.join(map(repr, bad[:5]))}, which AWS tag values do not "
+                         f"accept; use letters, digits, spaces and {' '.join(TAG_VALUE_PUNCTUATION)}")
+    if value.strip() != value or not value:
+        raise ValueError(f"{_shorten(value)} starts or ends with a space; remove it")
+    return value
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value for an error line, cut short (a 2 MB string must not become a 2 MB message)."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 5] + "...'"
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+# AWS tag values: at most 256 characters (owner and costCenter become tags on every resource)
+TagValue = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_tag_value)]
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", max_length=32)]
+K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+AvailabilityZone = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")]
 
 
 class NetworkConfig(_Model):
     """VPC layout: one public, private and database subnet per availability zone."""
 
     cidr: str
-    availability_zones: list[str]
+    availability_zones: list[AvailabilityZone]
     public_subnets: list[str]
     private_subnets: list[str]
     database_subnets: list[str]
     nat_gateways: Literal["single", "onePerAz"] = "onePerAz"
-    flow_log_retention_days: int = Field(default=90, ge=1)
+    flow_log_retention_days: LogRetentionDays = 90
 
     @field_validator("cidr")
     @classmethod
@@ -94,11 +147,12 @@ class NetworkConfig(_Model):
 
 class NodeGroupConfig(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
-    instance_types: list[str] = Field(min_length=1)
-    min_size: int = Field(ge=0)
-    desired_size: int = Field(ge=0)
-    max_size: int = Field(ge=1)
-    disk_size_gb: int = Field(default=50, ge=20)
+    instance_types: list[InstanceType] = Field(min_length=1)
+    # EKS: at most 450 nodes per managed node group; gp3 root volumes: 20 GiB (the AMI) to 16 TiB
+    min_size: int = Field(ge=0, le=450)
+    desired_size: int = Field(ge=0, le=450)
+    max_size: int = Field(ge=1, le=450)
+    disk_size_gb: int = Field(default=50, ge=20, le=16384)
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
 
     @model_validator(mode="after")
@@ -129,9 +183,9 @@ EKS_ACCESS_POLICIES = {  # infra:eks.access[].access -> the EKS access policy it
 class AccessEntryConfig(_Model):
     """Who may use the cluster besides its creator (the deploying role), and how much."""
 
-    principal_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+    principal_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$", max_length=2048)
     access: Literal["view", "edit", "admin", "cluster-admin"]
-    namespaces: list[str] = Field(default_factory=list, description="empty: every namespace")
+    namespaces: list[K8sName] = Field(default_factory=list, description="empty: every namespace")
 
     @model_validator(mode="after")
     def _scope(self) -> AccessEntryConfig:
@@ -144,8 +198,8 @@ class AccessEntryConfig(_Model):
 class EksConfig(_Model):
     version: str = Field(pattern=r"^1\.\d{2}$")
     public_access_cidrs: list[str] = Field(default_factory=list)
-    node_groups: list[NodeGroupConfig] = Field(min_length=1)
-    log_retention_days: int = Field(default=90, ge=1)
+    node_groups: list[NodeGroupConfig] = Field(min_length=1, max_length=30)  # EKS: 30 per cluster
+    log_retention_days: LogRetentionDays = 90
     access: list[AccessEntryConfig] = Field(default_factory=list)
 
     @field_validator("node_groups")
@@ -173,8 +227,9 @@ class EksConfig(_Model):
 class PostgresConfig(_Model):
     engine_version: str = Field(pattern=r"^\d+(\.\d+)?$")
     instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    allocated_storage_gb: int = Field(ge=20)
-    max_allocated_storage_gb: int = Field(ge=20)
+    # RDS gp3 storage: 20 to 65,536 GiB
+    allocated_storage_gb: int = Field(ge=20, le=65536)
+    max_allocated_storage_gb: int = Field(ge=20, le=65536)
     multi_az: bool = True
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     deletion_protection: bool = True
@@ -208,6 +263,15 @@ class NamespaceQuota(_Model):
     memory_gb: float = Field(gt=0, le=4096)
     pods: int = Field(ge=1, le=1000)
 
+    @field_validator("cpu_cores", "memory_gb")
+    @classmethod
+    def _countable(cls, v: float, info: Any) -> float:
+        # The quota is written in 1m CPU / 1Mi memory units: less than one would be a quota of zero.
+        if round(v * (1000 if info.field_name == "cpu_cores" else 1024)) < 1:
+            unit = "0.001 (1m)" if info.field_name == "cpu_cores" else "0.001 (1Mi)"
+            raise ValueError(f"{v} rounds to nothing in Kubernetes units; give at least {unit}")
+        return v
+
 
 class QuotasConfig(_Model):
     """One quota per application namespace, so no single workload can take the whole cluster."""
@@ -218,9 +282,9 @@ class QuotasConfig(_Model):
 
 
 class KubernetesConfig(_Model):
-    app_namespace: str = Field(default="app", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    workers_namespace: str = Field(default="workers", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    temporal_namespace: str = Field(default="temporal", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    app_namespace: K8sName = "app"
+    workers_namespace: K8sName = "workers"
+    temporal_namespace: K8sName = "temporal"
     app_port: int = Field(default=8080, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     quotas: QuotasConfig = Field(default_factory=QuotasConfig)
@@ -266,16 +330,17 @@ class EdgeConfig(_Model):
     node_port: int = Field(default=30080, ge=30000, le=32767, description="the app Service's NodePort")
     rate_limit_per_5_min: int = Field(default=2000, ge=100, le=2_000_000_000,
                                       description="requests per client IP per 5 minutes before WAF blocks it")
-    health_check_path: str = Field(default="/readyz", pattern=r"^/[\w./-]*$")
-    waf_log_retention_days: int = Field(default=90, ge=1, description="blocked and counted requests, kept")
-    access_log_retention_days: int = Field(default=90, ge=1, description="the load balancer's access logs, kept")
+    health_check_path: str = Field(default="/readyz", pattern=r"^/[\w./-]*$", max_length=1024)
+    waf_log_retention_days: LogRetentionDays = Field(default=90, description="blocked and counted requests, kept")
+    access_log_retention_days: int = Field(default=90, ge=1, le=3653,
+                                           description="the load balancer's access logs, kept")
 
 
 class BudgetConfig(_Model):
     """Monthly spend guardrails: the memo's budget with circuit breakers at 90/100/200%."""
 
-    monthly_usd: float = Field(gt=0, description="the environment's monthly infrastructure budget")
-    alert_emails: list[str] = Field(default_factory=list)
+    monthly_usd: float = Field(gt=0, le=1_000_000, description="the environment's monthly infrastructure budget")
+    alert_emails: list[str] = Field(default_factory=list, max_length=50)
     max_instance_size: Literal[INSTANCE_SIZES] = Field(  # type: ignore[valid-type]
         default="xlarge", description="advisory ceiling on instance sizes (checked in staging)"
     )
@@ -284,7 +349,7 @@ class BudgetConfig(_Model):
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
         for email in v:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
+            if len(email) > 254 or not email.isprintable() or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
                 raise ValueError(f"{email!r} is not an email address")
         return v
 
@@ -294,19 +359,20 @@ class AlarmsConfig(_Model):
 
     cpu_percent: float = Field(default=70, gt=0, le=100)
     memory_percent: float = Field(default=80, gt=0, le=100)
-    database_free_storage_gb: float = Field(default=10, gt=0)
-    database_connections: int = Field(default=200, gt=0)
-    cache_evictions: int = Field(default=100, ge=0)
-    api_errors_per_5_min: int = Field(default=50, ge=1, description="the app's 5xx answers through the load balancer")
-    api_p95_latency_ms: float = Field(default=1000, gt=0)
+    database_free_storage_gb: float = Field(default=10, gt=0, le=65536)  # at most the largest RDS volume
+    database_connections: int = Field(default=200, gt=0, le=262143)  # PostgreSQL's max_connections ceiling
+    cache_evictions: int = Field(default=100, ge=0, le=1_000_000_000)
+    api_errors_per_5_min: int = Field(default=50, ge=1, le=1_000_000_000,
+                                      description="the app's 5xx answers through the load balancer")
+    api_p95_latency_ms: float = Field(default=1000, gt=0, le=4_000_000)  # the ALB's longest idle timeout
 
 
 class ReleaseConfig(_Model):
     """What `infra deploy` changes: the application release running on the cluster."""
 
     image: str | None = Field(default=None, description="application image; unset = no workloads yet")
-    app_replicas: int = Field(default=2, ge=1)
-    worker_replicas: int = Field(default=2, ge=0)
+    app_replicas: int = Field(default=2, ge=1, le=1000)  # a namespace quota holds at most 1000 pods
+    worker_replicas: int = Field(default=2, ge=0, le=1000)
 
     @field_validator("image")
     @classmethod
@@ -320,8 +386,34 @@ class TemporalRunbookConfig(_Model):
         description="docker://CONTAINER or k8s://NAMESPACE/deployment/NAME",
     )
     health: str = Field(default="tcp://127.0.0.1:7233", description="probe URL: tcp://, http(s)://, grpc://")
-    timeout_seconds: float = Field(default=180, gt=0)
-    grace_seconds: float = Field(default=10, ge=0)
+    timeout_seconds: float = Field(default=180, gt=0, le=3600)
+    grace_seconds: float = Field(default=10, ge=0, le=3600)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        from runbooks.targets import parse_target  # the runbook's own parser: one notion of a valid target
+
+        _reuse(parse_target, v)
+        return v
+
+    @field_validator("health")
+    @classmethod
+    def _health(cls, v: str) -> str:
+        from runbooks.probes import parse_probe
+
+        _reuse(parse_probe, v)
+        return v
+
+
+def _reuse(parse: Any, value: str) -> None:
+    """Run a runbook parser, its InvalidInput becoming the model's ValueError (one line, with the hint)."""
+    from stacks.errors import InvalidInput
+
+    try:
+        parse(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 class RunbooksConfig(_Model):
@@ -333,9 +425,10 @@ class EnvironmentConfig(_Model):
 
     environment: Environment
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    profile: str | None = Field(default=None, description="aws:profile: the AWS CLI profile to use")
-    owner: str = Field(min_length=1)
-    cost_center: str = Field(min_length=1)
+    profile: str | None = Field(default=None, pattern=r"^[\w .+@=,/:-]{1,128}$",
+                                description="aws:profile: the AWS CLI profile to use")
+    owner: TagValue
+    cost_center: TagValue
     network: NetworkConfig
     eks: EksConfig
     postgres: PostgresConfig
@@ -346,6 +439,14 @@ class EnvironmentConfig(_Model):
     budget: BudgetConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> EnvironmentConfig:
+        outside = [z for z in self.network.availability_zones if z[:-1] != self.region]
+        if outside:
+            raise _KeyedError("network.availabilityZones",
+                              f"{', '.join(outside)} not in the stack's region {self.region} (aws:region)")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> EnvironmentConfig:
@@ -414,6 +515,26 @@ class _KeyedError(ValueError):
 _FIELDS = {name: (field.alias or name) for name, field in EnvironmentConfig.model_fields.items()}
 _FROM_OTHER_NAMESPACES = {"environment", "region", "profile"}
 KNOWN_KEYS = sorted(alias for name, alias in _FIELDS.items() if name not in _FROM_OTHER_NAMESPACES)
+# Other namespaces a stack file may hold: the providers' own settings (pulumi-aws and pulumi-kubernetes
+# config variables; tests check these lists against the installed SDKs) and Pulumi's. A key outside them
+# is a typo ("aws:regionn") that would otherwise be ignored.
+FOREIGN_KEYS = {
+    "aws": ("accessKey", "allowedAccountIds", "assumeRoleWithWebIdentity", "assumeRoles",
+            "customCaBundle", "defaultTags", "ec2MetadataServiceEndpoint", "ec2MetadataServiceEndpointMode",
+            "endpoints", "forbiddenAccountIds", "httpProxy", "httpsProxy", "ignoreTags", "insecure", "maxRetries",
+            "noProxy", "profile", "region", "retryMode", "s3UsEast1RegionalEndpoint", "s3UsePathStyle",
+            "secretKey", "sharedConfigFiles", "sharedCredentialsFiles", "skipCredentialsValidation",
+            "skipMetadataApiCheck", "skipRegionValidation", "skipRequestingAccountId", "stsRegion",
+            "tagPolicyCompliance", "token", "tokenBucketRateLimiterCapacity", "useDualstackEndpoint",
+            "useFipsEndpoint", "userAgents"),
+    "kubernetes": ("alwaysRender", "cluster", "clusterIdentifier", "context", "deleteUnreachable",
+                   "enableConfigMapMutable", "enableDryRun", "enablePatchForce", "enableReplaceCRD",
+                   "enableSecretMutable", "enableServerSideApply", "helmReleaseSettings", "kubeClientSettings",
+                   "kubeconfig", "namespace", "renderYamlToDirectory", "skipUpdateUnreachable", "strictMode",
+                   "suppressDeprecationWarnings", "suppressHelmHookWarnings", "upsertExistingObjects"),
+    "pulumi": ("autonaming", "disable-default-providers", "tags"),
+}
+ALL_KEYS = [f"{PROJECT}:{k}" for k in KNOWN_KEYS] + [f"{ns}:{k}" for ns, keys in FOREIGN_KEYS.items() for k in keys]
 
 
 DOCUMENTATION_RANGES = [ipaddress.ip_network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
@@ -452,7 +573,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
     return value
 
@@ -470,7 +591,16 @@ def from_flat(environment: str, flat: Mapping[str, Any], *, source: str) -> Envi
         elif namespace == PROJECT:
             if key not in KNOWN_KEYS:
                 raise ConfigError(f"{source}: {PROJECT}:{key}: unknown key{_suggest(key, KNOWN_KEYS)}")
+            if key in data:  # "owner" is "infra:owner" too (the project's namespace is the default)
+                raise ConfigError(f"{source}: {PROJECT}:{key}: given twice (as '{key}' and '{PROJECT}:{key}'); "
+                                  "keep one")
             data[key] = _decode(raw)
+        elif key.split(".")[0] not in FOREIGN_KEYS.get(namespace, ()):
+            what = "unknown key" if namespace in FOREIGN_KEYS else f"unknown namespace {namespace!r}"
+            close = difflib.get_close_matches(full_key, ALL_KEYS, n=1, cutoff=0.6)
+            hint = (f"; did you mean '{close[0]}'?" if close else
+                    f"; the namespaces read are {', '.join([PROJECT, *FOREIGN_KEYS])}")
+            raise ConfigError(f"{source}: {full_key}: {what}{hint}")
     try:
         return EnvironmentConfig.model_validate(data)
     except ValidationError as exc:
@@ -516,7 +646,7 @@ def _describe(exc: ValidationError, source: str) -> str:
         if not ctx_error and "input" in first:
             got = first["input"]
             if not isinstance(got, dict | list):
-                msg += f" (got {got!r})"
+                msg += f" (got {_shorten(got)})"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     where = f"{key}: " if key else ""
     return f"{source}: {where}{msg}{more}"
@@ -544,27 +674,18 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def read_stack_file(path: Path) -> dict[str, Any]:
     """Read ``Pulumi.<env>.yaml`` into Pulumi's flat map (structured values JSON-encoded)."""
-    import yaml
+    from stacks.config_file import read_yaml
 
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found", hint="create it or pass --config") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{name}: not valid YAML{where}", hint="fix the syntax") from None
+    doc = read_yaml(path)
     if not doc:
         raise ConfigError(f"{name}: file is empty", hint="it needs a 'config:' mapping")
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         raise ConfigError(f"{name}: no 'config:' mapping at the top level", hint="see Pulumi.staging.yaml")
     flat: dict[str, Any] = {}
     for key, value in doc["config"].items():
+        if value is None:
+            raise ConfigError(f"{name}: {key}: no value (null)", hint="give it a value or remove the key")
         if isinstance(value, dict) and set(value) == {"secure"}:
             raise ConfigError(
                 f"{name}: {key}: encrypted values are not used by this project",

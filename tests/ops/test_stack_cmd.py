@@ -316,3 +316,14 @@ def test_a_stack_never_created_is_exit_3_and_is_not_created(infra, real_open, mo
             f"error: staging has not been created yet: no stack staging in file://{real_open}/.pulumi-state "
             "(create it with `infra up staging`; `infra preview staging` shows what that would do)")
     assert selected == ["staging"] * 3 and created == []
+
+
+def test_engine_diagnostics_are_masked_on_the_console(infra, fake):
+    """A provider error quoting its request (here a presigned URL and a connection string) shows no secret."""
+    from stacks.workspace import Diagnostic
+
+    fake.events.append(Diagnostic("error", "GET https://b.s3.amazonaws.com/k?X-Amz-Signature=fe5f80f77d5fa3be "
+                                           "failed; dsn postgres://app:hunter2@db/app"))
+    result = infra("preview", "staging")
+    assert "X-Amz-Signature=***" in result.stdout and "postgres://app:***@db/app" in result.stdout
+    assert "fe5f80f77d5fa3be" not in result.stdout and "hunter2" not in result.stdout
