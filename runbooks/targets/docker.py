@@ -5,16 +5,23 @@ The client honours ``DOCKER_HOST``; nothing here is specific to either engine.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import threading
+import time
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from runbooks import check_evidence
 from runbooks.probes import is_loopback
-from runbooks.targets.base import ContainerTarget, TargetState
+from runbooks.targets.base import CheckRun, ContainerTarget, EngineCheck, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 
 API_TIMEOUT = 30  # seconds for one API call, beyond the stop grace a restart itself needs
 MAX_STOP_GRACE = 10  # seconds the container gets to stop before it is killed (docker's default)
+EXEC_TIMEOUT = 5.0  # seconds we wait for a command run inside the container (a hung check is evidence too)
 
 
 def _engine_address() -> str:
@@ -117,6 +124,92 @@ class DockerTarget(ContainerTarget):
             log_tail=lines[-log_lines:] if log_lines else (),
         )
 
+    def engine_check(self) -> EngineCheck | None:
+        container = self._container()
+        attrs = container.attrs
+        config = (attrs.get("Config") or {}).get("Healthcheck") or {}
+        state = attrs.get("State") or {}
+        health = state.get("Health") or {}
+        test = list(config.get("Test") or [])
+        uptime = _since(state.get("StartedAt")) if state.get("Status") == "running" else None
+        if not test or test[0] == "NONE":
+            return EngineCheck("docker", "", None, 0.0, "none", 0, uptime, missing=(
+                "the container has no health check (no HEALTHCHECK in the image, no healthcheck: in compose)",))
+        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+        command = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+        started = _parse_time(state.get("StartedAt"))
+        history = tuple(
+            CheckRun(entry.get("ExitCode") == 0, check_evidence.first_line(entry.get("Output") or ""),
+                     _offset(entry.get("Start"), started))
+            for entry in health.get("Log") or [])
+        missing: list[str] = []
+        if not history:
+            missing.append("the engine has no log of its health check's runs yet")
+        outputs = tuple((entry.get("Output") or "") for entry in health.get("Log") or [])
+        dials = check_evidence.check_address(command, outputs)
+        in_place = listen = at_listen = None
+        if state.get("Status") == "running":
+            in_place = self._exec_check(container, argv)
+            listen, why = self._listening(container)
+            if why:
+                missing.append(why)
+            at_listen = self._check_at_listen_address(container, test, dials, listen)
+        return EngineCheck(
+            "docker", command, dials, (config.get("StartPeriod") or 0) / 1e9, health.get("Status") or "unknown",
+            int(health.get("FailingStreak") or 0), uptime, history, in_place, listen, at_listen, tuple(missing))
+
+    def _exec(self, container, argv: list[str]) -> tuple[int | None, str]:
+        """Run ``argv`` inside the container; (exit code, output), or (None, why) after EXEC_TIMEOUT."""
+        from docker.errors import APIError
+
+        result: list = []
+
+        def run() -> None:
+            try:
+                result.append(container.exec_run(argv, stdout=True, stderr=True))
+            except APIError as exc:
+                result.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(EXEC_TIMEOUT)
+        if not result:
+            return None, f"no answer within {EXEC_TIMEOUT:g} s"
+        if isinstance(result[0], Exception):
+            return None, f"cannot run it inside: {getattr(result[0], 'explanation', None) or result[0]}"
+        code, output = result[0]
+        return code, (output or b"").decode("utf-8", "replace")
+
+    def _exec_check(self, container, argv: list[str]) -> CheckRun:
+        code, output = self._exec(container, argv)
+        return CheckRun(code == 0, check_evidence.first_line(output), None)
+
+    def _listening(self, container) -> tuple[tuple[str, ...] | None, str | None]:
+        code, output = self._exec(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+        if code is None or not output.strip():
+            return None, f"could not read the container's listening sockets (/proc/net/tcp): {output or code}"
+        return check_evidence.listening(output), None
+
+    def _check_at_listen_address(self, container, test: list[str], dials: str | None,
+                                 listen: tuple[str, ...] | None) -> CheckRun | None:
+        """The same check, pointed at where the service listens, when the check dials somewhere else."""
+        if not dials or listen is None:
+            return None
+        port = check_evidence.split_address(dials)[1]
+        if check_evidence.reachable_from_loopback(listen, port) is not False:
+            return None
+        target = next(a for a in listen if check_evidence.split_address(a)[1] == port)
+        if test[0] == "CMD-SHELL":
+            command = check_evidence.replace_address(test[1], dials, target)
+            argv = ["/bin/sh", "-c", command] if command else None
+        else:
+            joined = check_evidence.replace_address("\0".join(test[1:]), dials, target)
+            argv = joined.split("\0") if joined else None
+        if argv is None:
+            return None
+        run = self._exec_check(container, argv)
+        return CheckRun(run.ok, f"{' '.join(argv[2:] if test[0] == 'CMD-SHELL' else argv)}: {run.output}")
+
     def restart(self, deadline: Deadline) -> str:
         from docker.errors import APIError
 
@@ -140,12 +233,41 @@ class DockerTarget(ContainerTarget):
                 return False, f"container still {state.status}"
             deadline.sleep(next(intervals))
 
-    @property
-    def next_action(self) -> str:
+    def compose_service(self) -> tuple[str, str]:
+        """(service, compose file) as compose labels the container; the container's name otherwise."""
         labels = self._container().labels or {}
-        compose_file = labels.get("com.docker.compose.project.config_files", "docker-compose.yml")
-        service = labels.get("com.docker.compose.service", self.name)
+        return (labels.get("com.docker.compose.service", self.name),
+                labels.get("com.docker.compose.project.config_files", "docker-compose.yml"))
+
+    def start_period_advice(self, first_success: float | None) -> str:
+        service, compose_file = self.compose_service()
+        value = "" if first_success is None else (
+            f" to at least {max(1, math.ceil(first_success * 1.5))}s (measured: first success {first_success:.1f} s "
+            "after the restart)")
         return (
-            f"raise healthcheck.start_period of service '{service}' in {compose_file} so checks "
+            f"raise healthcheck.start_period of service '{service}' in {compose_file}{value} so checks "
             f"wait until it has initialised, then `docker compose up -d {service}`"
         )
+
+
+_NANOS = re.compile(r"(\.\d{6})\d+")
+
+
+def _parse_time(stamp: str | None) -> datetime | None:
+    """Docker's and podman's RFC 3339 times (nanoseconds, Z or an offset); None for unset ("0001-...")."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(_NANOS.sub(r"\1", stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _offset(stamp: str | None, since: datetime | None) -> float | None:
+    at = _parse_time(stamp)
+    return (at - since).total_seconds() if at and since else None
+
+
+def _since(stamp: str | None) -> float | None:
+    started = _parse_time(stamp)
+    return time.time() - started.timestamp() if started else None

@@ -7,6 +7,7 @@ status`` from the workload's status.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -186,9 +187,11 @@ class KubernetesTarget(ContainerTarget):
                 return done, detail
             deadline.sleep(next(intervals))
 
-    @property
-    def next_action(self) -> str:
+    def start_period_advice(self, first_success: float | None) -> str:
+        value = "" if first_success is None else (
+            f" allowing at least {max(1, math.ceil(first_success * 1.5))} s (measured: first success "
+            f"{first_success:.1f} s after the restart)")
         return (
-            f"raise readinessProbe.initialDelaySeconds (or add a startupProbe) on {self.kind}/{self.name} "
+            f"raise readinessProbe.initialDelaySeconds (or add a startupProbe{value}) on {self.kind}/{self.name} "
             f"in namespace {self.namespace}, so it is not checked before it has initialised"
         )

@@ -150,4 +150,7 @@ def test_with_an_unreachable_probe_the_engine_alone_decides_and_verifies(infra, 
     assert result.exit_code == 0, result.output
     assert len(server.sent("PATCH")) == 1  # the cluster itself says it is down: restart
     out = " ".join(result.stdout.split())
-    assert "rollout complete: 2/2 replicas available" in out and "(skipped: no probe)" in out
+    assert "rollout complete: 2/2 replicas available" in out
+    # no probe of ours passed: the engine's word is reported as such, never as "healthy again"
+    assert "not verified by a probe" in out and "healthy again" not in out
+    assert "could not run from here" in (state_dir / "INCIDENT_LOG.md").read_text()
