@@ -77,6 +77,9 @@ class Probe(ABC):
     def __str__(self) -> str:
         return _without_password(self.url)
 
+    def __repr__(self) -> str:  # never the password, wherever a probe is printed
+        return f"{type(self).__name__}({str(self)!r})"
+
     @property
     def host_name(self) -> str:
         return urlsplit(self.url).hostname or ""
@@ -90,7 +93,7 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TcpProbe(Probe):
     url: str
     host: str
@@ -111,7 +114,7 @@ class TcpProbe(Probe):
         return True, f"{where}: connected"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HttpProbe(Probe):
     url: str
     _request_url: str = field(default="", repr=False, compare=False)  # the URL without user:password@
@@ -143,7 +146,7 @@ class HttpProbe(Probe):
             return False, f"{where}: {getattr(reason, 'strerror', None) or reason}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GrpcProbe(Probe):
     url: str
     host: str
