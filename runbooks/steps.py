@@ -59,9 +59,11 @@ def decide(obs: Observation) -> Diagnosis:
     if state.in_progress:
         return Diagnosis(Decision.WAIT, f"the engine is already restarting it ({state.status})")
     check = obs.check if obs.check and obs.check.command else None
+    # A Kubernetes workload is "unavailable" exactly because its readiness probe fails: its pods may serve.
+    wrong = _check_is_wrong(check, obs.probes) if check and (state.running or check.engine == "k8s") else None
+    if wrong is not None:
+        return wrong
     if state.running and check is not None:
-        if diagnosis := _check_is_wrong(check, obs.probes):
-            return diagnosis
         if _still_starting(check) and not serving(obs.probes):
             return Diagnosis(Decision.WAIT, f"still starting: {check.uptime:.1f} s since the start, within its "
                                             f"{check.start_period:g} s start period")
@@ -130,9 +132,13 @@ def check_fix(check: EngineCheck, bound_elsewhere: tuple[str, ...]) -> str:
     """The exact change, in the configuration the engine reads, that makes its check look where it serves."""
     port = check_evidence.split_address(check.dials)[1] if check.dials else 7233
     if check.engine == "k8s":
+        grpc_probe = f"`grpc: {{port: {port}, service: {TEMPORAL_SERVICE}}}`"
+        if " exec: " in check.command:
+            return (f"the exec probe dials {check.dials or 'loopback'}, where Temporal does not listen: replace it "
+                    f"with a gRPC probe, {grpc_probe} (the kubelet dials the pod IP), or give the command "
+                    f"`--address $(POD_IP):{port}` with POD_IP from the downward API (status.podIP)")
         return (f"point the probe at the port Temporal serves on, not at {check.dials or 'loopback'}: drop "
-                f"`host:` from tcpSocket (the kubelet dials the pod IP), or use a gRPC probe: "
-                f"`grpc: {{port: {port}, service: {TEMPORAL_SERVICE}}}`")
+                f"`host:` from tcpSocket (the kubelet then dials the pod IP), or use a gRPC probe, {grpc_probe}")
     if bound_elsewhere:
         where = check_evidence.split_address(bound_elsewhere[0])[0]
         return (f"Temporal binds its frontend to the container's IP ({where}) only, so the health check's "
