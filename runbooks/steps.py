@@ -180,8 +180,12 @@ class Observe(Step):
             "listens; probe health ourselves (a probe that cannot see the service from here is set aside)")
     needs = "read access to the engine (DOCKER_HOST or kubeconfig); network reach to the probe address"
 
-    def __init__(self, samples: int = CONSECUTIVE_SUCCESSES) -> None:
+    def __init__(self, samples: int = CONSECUTIVE_SUCCESSES, *, read_engine_check: bool = True) -> None:
         self.samples = samples
+        self.read_engine_check = read_engine_check  # off where nothing is diagnosed (a restart was asked for)
+        if not read_engine_check:
+            self.does = ("read state, restart count and last log lines from the engine; probe health ourselves (a "
+                         "probe that cannot see the service from here is set aside)")
 
     def run(self, run: Run) -> StepResult:
         state = run.target.observe()
@@ -204,7 +208,7 @@ class Observe(Step):
                 run.note(f"missing evidence: probe {run.probe} is no evidence ({probes[-1].detail}); judging by "
                          "the engine's status alone", observation=True)
             run.probe_unreachable, probes = True, ()
-        check = run.target.engine_check()
+        check = run.target.engine_check() if self.read_engine_check else None
         run.observation = Observation(state, probes, check)
         run.note(f"state: {state.status}; restart count {state.restart_count}; started {state.started_at or 'n/a'}",
                  observation=True)
