@@ -215,11 +215,11 @@ def parse_probe(url: str) -> Probe:
     return HttpProbe(url)
 
 
-def sample(probe: Probe, count: int, *, spacing: float = 0.1) -> list[ProbeResult]:
-    """``count`` probes ``spacing`` seconds apart: what the service looks like right now."""
+def sample(probe: Probe, count: int, *, spacing: float = 0.1, first_pause: bool = False) -> list[ProbeResult]:
+    """``count`` probes ``spacing`` seconds apart (``first_pause``: after a probe already taken)."""
     results = []
     for i in range(count):
-        if i:
+        if i or first_pause:
             time.sleep(spacing)
         results.append(probe.check())
     return results

@@ -4,6 +4,7 @@ into what to do (table-tested in tests/runbooks/test_runbook_decide.py)."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 
@@ -196,7 +197,15 @@ class Observe(Step):
                      "the engine's status alone. Pass --health with an address of that host to probe it",
                      observation=True)
             run.probe_unreachable = True
-        probes = tuple(sample(run.probe, self.samples)) if run.probe else ()
+        # The engine's check is read (inspect, exec inside) while our probes run: together they are the
+        # evidence, and reading them side by side keeps the diagnosis within a few seconds.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reading = pool.submit(run.target.engine_check) if self.read_engine_check else None
+            probes = tuple(sample(run.probe, 1)) if run.probe else ()
+            # Not up by the engine's word and refused: evidence enough. Otherwise a streak decides.
+            if probes and (state.running or state.in_progress or probes[0].ok or not probes[0].reachable):
+                probes += tuple(sample(run.probe, self.samples - 1, first_pause=True))
+            check = reading.result() if reading else None
         if probes and not any(p.reachable for p in probes):
             # A failed lookup is not a failed health check: restarting a healthy service on that evidence
             # (a cluster-internal name probed from a laptop) would cause the outage it means to end.
@@ -208,7 +217,6 @@ class Observe(Step):
                 run.note(f"missing evidence: probe {run.probe} is no evidence ({probes[-1].detail}); judging by "
                          "the engine's status alone", observation=True)
             run.probe_unreachable, probes = True, ()
-        check = run.target.engine_check() if self.read_engine_check else None
         run.observation = Observation(state, probes, check)
         run.note(f"state: {state.status}; restart count {state.restart_count}; started {state.started_at or 'n/a'}",
                  observation=True)
