@@ -5,6 +5,7 @@ Pure functions of text; table-tested in tests/runbooks/test_check_evidence.py.""
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 from runbooks.probes import is_loopback
@@ -94,3 +95,8 @@ def replace_address(command: str, old: str, new: str) -> str | None:
     if _TEMPORAL_CLI.search(command) and old == TEMPORAL_CLI_DEFAULT and "--address" not in command:
         return f"{command} --address {new}"
     return None
+
+
+def start_period_for(first_success: float) -> int:
+    """The start period to recommend from a measured time to first success: half as much again, whole seconds."""
+    return max(1, math.ceil(first_success * 1.5))

@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from runbooks.diagnosis import serving
 from runbooks.probes import CONSECUTIVE_SUCCESSES, parse_probe, sample
 from runbooks.state import StatePaths
-from runbooks.steps import WATCH_HOURS, serving
+from runbooks.steps import WATCH_HOURS
 from runbooks.targets import ContainerTarget, connect, parse_target
 from stacks import audit
 from stacks.errors import InvalidInput, OperationFailed

@@ -5,7 +5,6 @@ The client honours ``DOCKER_HOST``; nothing here is specific to either engine.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
@@ -245,8 +244,8 @@ class DockerTarget(ContainerTarget):
     def start_period_advice(self, first_success: float | None) -> str:
         service, compose_file = self.compose_service()
         value = "" if first_success is None else (
-            f" to at least {max(1, math.ceil(first_success * 1.5))}s (measured: first success {first_success:.1f} s "
-            "after the restart)")
+            f" to at least {check_evidence.start_period_for(first_success)}s (measured: first success "
+            f"{first_success:.1f} s after the restart)")
         return (
             f"raise healthcheck.start_period of service '{service}' in {compose_file}{value} so checks "
             f"wait until it has initialised, then `docker compose up -d {service}`"

@@ -7,7 +7,6 @@ status`` from the workload's status.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -237,7 +236,7 @@ class KubernetesTarget(ContainerTarget):
 
     def start_period_advice(self, first_success: float | None) -> str:
         value = "" if first_success is None else (
-            f" allowing at least {max(1, math.ceil(first_success * 1.5))} s (measured: first success "
+            f" allowing at least {check_evidence.start_period_for(first_success)} s (measured: first success "
             f"{first_success:.1f} s after the restart)")
         return (
             f"raise readinessProbe.initialDelaySeconds (or add a startupProbe{value}) on {self.kind}/{self.name} "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runbooks.diagnosis import Decision, Observation, decide
 from runbooks.probes import ProbeResult
-from runbooks.steps import Decision, Observation, decide
 from runbooks.targets import CheckRun, EngineCheck, TargetState
 from runbooks.targets.kubernetes import Rollout, rollout_progress
 
