@@ -184,8 +184,19 @@ class Verify(Step):
         run.note(f"healthy: {CONSECUTIVE_SUCCESSES} consecutive probes passed; first success "
                  f"{since:.2f} s after the restart began ({waited.attempts} probes)", observation=True)
         if run.record.actions and not run.target.advice:
-            run.target.advice = run.target.start_period_advice(since)
+            run.target.advice = _after_recovery(run, since)
         return StepResult.cont()
+
+
+def _after_recovery(run: Run, first_success: float) -> str:
+    """The follow-up once a restart brought it back: the start period to set, measured on this restart, unless
+    the configured one already covers the start-up (then the check was not too early: the cause is elsewhere)."""
+    check = getattr(run.observation, "check", None)
+    if check is not None and check.command and check.start_period >= check_evidence.start_period_for(first_success):
+        return (f"find why it stopped serving: its start period ({check.start_period:g} s) already covers its "
+                f"start-up ({first_success:.1f} s), so the health check was not too early; see the last log "
+                "lines in this record")
+    return run.target.start_period_advice(first_success)
 
 
 class WatchGrace(Step):

@@ -102,6 +102,19 @@ def test_temporal_gone_is_restarted_verified_watched_and_the_start_period_measur
     assert f"schedule `infra runbook watch {incident}`" in log
 
 
+def test_after_a_restart_a_start_period_that_already_covers_the_start_up_is_not_blamed(engine, infra, state_dir):
+    c = engine.run_temporal(bind="0.0.0.0", start_period=30)
+    c.wait_serving()
+    engine.client.containers.get(c.name).kill()
+
+    result = run_temporal_restart(infra, c, "--timeout", "30", "--grace", "0", "--yes")
+
+    assert result.exit_code == 0, result.output
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "to stop it recurring, find why it stopped serving: its start period (30 s) already covers" in log
+    assert "raise healthcheck.start_period" not in log
+
+
 def test_hung_temporal_is_restarted(engine, infra, state_dir):
     c = engine.run_temporal(bind="0.0.0.0")
     c.wait_serving()
