@@ -140,7 +140,8 @@ def check_fix(check: EngineCheck, bound_elsewhere: tuple[str, ...]) -> str:
 
 def _check_too_eager(check: EngineCheck, probes: tuple[ProbeResult, ...]) -> Diagnosis | None:
     """Case 4: healthy now; the check failed only in the first seconds after the start, then passed."""
-    healthy_now = serving(probes) or (check.in_place is not None and check.in_place.ok)
+    # healthy by our probe, by the check run just now, or (where it cannot be run) by the engine's own word
+    healthy_now = serving(probes) or (check.in_place.ok if check.in_place else check.status == "healthy")
     if not healthy_now:
         return None
     runs = [r for r in check.history if r.at is not None and r.at >= 0]  # runs since the latest start
@@ -154,6 +155,7 @@ def _check_too_eager(check: EngineCheck, probes: tuple[ProbeResult, ...]) -> Dia
     fix = (f"set the health check's start period to at least {value} s (measured: first success "
            f"{first_success:.1f} s after the start; compose: `healthcheck.start_period: {value}s`; Kubernetes: a "
            f"startupProbe allowing {value} s, e.g. `periodSeconds: 1, failureThreshold: {value}`)")
-    reason = (f"healthy; the health check is too eager: {first_ok} failure(s) in the first {first_success:.1f} s "
+    failures = sum(r.times for r in runs[:first_ok])
+    reason = (f"healthy; the health check is too eager: {failures} failure(s) in the first {first_success:.1f} s "
               f"after the start (start period {check.start_period:g} s), passing ever since")
     return Diagnosis(Decision.TUNE_CHECK, reason, fix)

@@ -91,8 +91,8 @@ def describe_check(check: EngineCheck) -> list[str]:
                      f"start period {check.start_period:g} s): {check.status}, failing streak "
                      f"{check.failing_streak}{since}")
         if check.history:
-            failed = sum(not r.ok for r in check.history)
-            lines.append(f"its log: {len(check.history)} recent runs, {failed} failed; "
+            failed = sum(r.times for r in check.history if not r.ok)
+            lines.append(f"its log: {sum(r.times for r in check.history)} recent runs, {failed} failed; "
                          f"last: {check.history[-1].output}")
         if check.in_place is not None:
             lines.append(f"run where the engine runs it, just now: {'passed' if check.in_place.ok else 'failed'}: "

@@ -31,6 +31,7 @@ class CheckRun:
     ok: bool
     output: str  # the line that says why (first non-empty line of what the check printed)
     at: float | None = None  # seconds after the latest start of the container, when known
+    times: int = 1  # runs this entry stands for (the kubelet folds repeated failures into one event)
 
 
 @dataclass(frozen=True)

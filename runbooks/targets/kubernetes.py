@@ -177,18 +177,23 @@ class KubernetesTarget(ContainerTarget):
         if newest is None:
             return EngineCheck("k8s", command, dials, start_period, "unknown", 0, None,
                                missing=(*missing, "no pod to read the probe's results from"))
-        ready = next((c.status for c in newest.status.conditions or [] if c.type == "Ready"), None)
-        started = newest.status.start_time
+        ready = next((c for c in newest.status.conditions or [] if c.type == "Ready"), None)
+        started = _latest_start(newest)
         uptime = (datetime.now(UTC) - started).total_seconds() if started else None
-        history, streak = self._probe_failures(newest, missing)
-        status = {"True": "healthy", "False": "unhealthy"}.get(ready or "", "unknown")
+        history, failures = self._probe_failures(newest, started, missing)
+        status = {"True": "healthy", "False": "unhealthy"}.get(ready.status if ready else "", "unknown")
         if status == "unhealthy" and uptime is not None and uptime < start_period:
             status = "starting"
-        return EngineCheck("k8s", command, dials, start_period, status, streak, uptime, history,
-                           missing=tuple(missing))
+        if status == "healthy" and ready.last_transition_time and started:
+            history = (*history, CheckRun(True, "Ready: the kubelet's probe passes",
+                                          (ready.last_transition_time - started).total_seconds()))
+        return EngineCheck("k8s", command, dials, start_period, status, 0 if status == "healthy" else failures,
+                           uptime, history, missing=tuple(missing))
 
-    def _probe_failures(self, pod, missing: list[str]) -> tuple[tuple[CheckRun, ...], int]:
-        """The kubelet's "Unhealthy" events for ``pod``, oldest first, and how many failures they count."""
+    def _probe_failures(self, pod, started: datetime | None,
+                        missing: list[str]) -> tuple[tuple[CheckRun, ...], int]:
+        """The kubelet's "Unhealthy" events for ``pod``, oldest first (each at its last occurrence, in seconds
+        after the container's latest start), and how many failures they count."""
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -202,7 +207,13 @@ class KubernetesTarget(ContainerTarget):
                           key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=UTC))
         if not failures:
             missing.append("no probe-failure events for the pod (expired, or none yet)")
-        history = tuple(CheckRun(False, check_evidence.first_line(e.message or "")) for e in failures)
+
+        def at(event) -> float | None:
+            when = event.last_timestamp or event.event_time
+            return (when - started).total_seconds() if when and started else None
+
+        history = tuple(CheckRun(False, check_evidence.first_line(e.message or ""), at(e), e.count or 1)
+                        for e in failures)
         return history, sum(e.count or 1 for e in failures)
 
     def _log_tail(self, pod, lines: int) -> tuple[str, ...]:
@@ -242,6 +253,15 @@ class KubernetesTarget(ContainerTarget):
             f"raise readinessProbe.initialDelaySeconds (or add a startupProbe{value}) on {self.kind}/{self.name} "
             f"in namespace {self.namespace}, so it is not checked before it has initialised"
         )
+
+
+def _latest_start(pod) -> datetime | None:
+    """When the pod's (first) container last started: probe results before that belong to an earlier start."""
+    for status in pod.status.container_statuses or []:
+        running = status.state.running if status.state else None
+        if running and running.started_at:
+            return running.started_at
+    return pod.status.start_time
 
 
 def _probe_spec(containers, pod) -> tuple[str, str | None, float] | None:

@@ -200,3 +200,23 @@ def test_a_probe_on_loopback_while_temporal_serves_is_diagnosed_not_restarted(in
     assert "grpc: {port: 7233, service: temporal.api.workflowservice.v1.WorkflowService}" in error
     log = (state_dir / "INCIDENT_LOG.md").read_text()
     assert "missing evidence: the probe was not re-run inside the pod" in log and "hunter2" not in log
+
+
+def test_probe_failures_only_right_after_the_start_get_a_startup_probe_from_the_measured_time(
+        infra, state_dir, monkeypatch):
+    """Ready now; the kubelet's readiness probe failed 4 times in the first 36 s after the container started,
+    and the pod became Ready at 42 s: recommend a startupProbe for that, restart nothing."""
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_complete.json")],
+                                ("GET", PODS): [(200, "pods_ready.json")], ("GET", LOG): [(200, "pod_log.txt")],
+                                ("GET", EVENTS): [(200, "events_startup.json")]})
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
+                   "k8s://temporal/deployment/temporal-frontend", "--health", UNRESOLVABLE, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert server.sent("PATCH") == []
+    out = " ".join(result.stdout.split())
+    assert "healthy; the health check is too eager: 4 failure(s) in the first 42.0 s after the start" in out
+    assert "at least 63 s (measured: first success 42.0 s after the start" in out and "startupProbe" in out
+    assert "set the health check's start period to at least 63 s" in (state_dir / "INCIDENT_LOG.md").read_text()
