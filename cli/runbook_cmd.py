@@ -128,7 +128,8 @@ def run(
 
 @app.command("watch", epilog="Exit codes: 0 still healthy (or the window is over) · 1 relapse · 2 unknown incident.")
 def watch(
-    incident: Annotated[str, typer.Argument(help="The incident's id (the **Incident:** line of its record).")],
+    incident: Annotated[str, typer.Argument(
+        help="The incident's id (the 'Incident:' line of its record in INCIDENT_LOG.md).")],
     hours: Annotated[float, typer.Option(help="How long after the incident to keep watching.",
                                          min=0.1, max=24 * 14)] = 24.0,
     health: Annotated[str | None, typer.Option(help="Override the incident's probe.")] = None,

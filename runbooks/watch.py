@@ -34,7 +34,7 @@ def find_incident(paths: StatePaths, incident: str) -> dict:
                 found = entry
     if found is None:
         raise InvalidInput(f"no incident {incident!r} in {paths.audit_log}",
-                           hint="copy the id from the **Incident:** line of its record in INCIDENT_LOG.md, and "
+                           hint="copy the id from the 'Incident:' line of its record in INCIDENT_LOG.md, and "
                                 "run where that record is (or set INFRA_STATE_DIR)")
     return found
 
@@ -49,6 +49,7 @@ def watch(incident: str, *, paths: StatePaths, hours: float = WATCH_HOURS, healt
     if now > opened + timedelta(hours=hours):
         outcome = f"watch over: {watched:.1f} h since the incident, beyond the {hours:g} h window; remove the schedule"
         _append(paths, incident, entry, now, outcome, exit_code=0)
+        say(outcome)
         return outcome
     probe_url = health or entry.get("probe")
     if probe_url and MASK in probe_url:
