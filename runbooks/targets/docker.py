@@ -22,6 +22,7 @@ from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 API_TIMEOUT = 30  # seconds for one API call, beyond the stop grace a restart itself needs
 MAX_STOP_GRACE = 10  # seconds the container gets to stop before it is killed (docker's default)
 EXEC_TIMEOUT = 5.0  # seconds we wait for a command run inside the container (a hung check is evidence too)
+TIMED_OUT = -1  # the exit code we record for a command that did not finish within EXEC_TIMEOUT
 
 
 def _engine_address() -> str:
@@ -132,7 +133,7 @@ class DockerTarget(ContainerTarget):
         health = state.get("Health") or {}
         test = list(config.get("Test") or [])
         uptime = _since(state.get("StartedAt")) if state.get("Status") == "running" else None
-        if not test or test[0] == "NONE":
+        if len(test) < 2 or test[0] == "NONE":
             return EngineCheck("docker", "", None, 0.0, "none", 0, uptime, missing=(
                 "the container has no health check (no HEALTHCHECK in the image, no healthcheck: in compose)",))
         argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
@@ -153,6 +154,8 @@ class DockerTarget(ContainerTarget):
                 running_check = pool.submit(self._exec_check, container, argv)
                 listen, why = self._listening(container)
                 in_place = running_check.result()
+            if in_place is None:
+                missing.append("could not run the health check inside the container (exec refused)")
             if why:
                 missing.append(why)
             at_listen = self._check_at_listen_address(container, test, dials, listen)
@@ -162,33 +165,32 @@ class DockerTarget(ContainerTarget):
 
     def _exec(self, container, argv: list[str]) -> tuple[int | None, str]:
         """Run ``argv`` inside the container; (exit code, output), or (None, why) after EXEC_TIMEOUT."""
-        from docker.errors import APIError
-
         result: list = []
 
         def run() -> None:
             try:
                 result.append(container.exec_run(argv, stdout=True, stderr=True))
-            except APIError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever stops it, the evidence is missing, not a crash
                 result.append(exc)
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
         worker.join(EXEC_TIMEOUT)
         if not result:
-            return None, f"no answer within {EXEC_TIMEOUT:g} s"
+            return TIMED_OUT, f"no answer within {EXEC_TIMEOUT:g} s"
         if isinstance(result[0], Exception):
             return None, f"cannot run it inside: {getattr(result[0], 'explanation', None) or result[0]}"
         code, output = result[0]
         return code, (output or b"").decode("utf-8", "replace")
 
-    def _exec_check(self, container, argv: list[str]) -> CheckRun:
+    def _exec_check(self, container, argv: list[str]) -> CheckRun | None:
+        """The check's verdict run inside (a hang is a failure, as for the engine); None: it could not be run."""
         code, output = self._exec(container, argv)
-        return CheckRun(code == 0, check_evidence.first_line(output), None)
+        return None if code is None else CheckRun(code == 0, check_evidence.first_line(output), None)
 
     def _listening(self, container) -> tuple[tuple[str, ...] | None, str | None]:
         code, output = self._exec(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
-        if code is None or not output.strip():
+        if code in (None, TIMED_OUT) or not output.strip():
             return None, f"could not read the container's listening sockets (/proc/net/tcp): {output or code}"
         return check_evidence.listening(output), None
 
@@ -210,7 +212,8 @@ class DockerTarget(ContainerTarget):
         if argv is None:
             return None
         run = self._exec_check(container, argv)
-        return CheckRun(run.ok, f"{' '.join(argv[2:] if test[0] == 'CMD-SHELL' else argv)}: {run.output}")
+        shown = " ".join(argv[2:] if test[0] == "CMD-SHELL" else argv)
+        return None if run is None else CheckRun(run.ok, f"{shown}: {run.output}")
 
     def restart(self, deadline: Deadline) -> str:
         from docker.errors import APIError
