@@ -150,8 +150,10 @@ class DockerTarget(ContainerTarget):
         dials = check_evidence.check_address(command, outputs)
         in_place = listen = at_listen = None
         if state.get("Status") == "running":
+            # the engine gives up on its check after the configured timeout: so do we, within EXEC_TIMEOUT
+            limit = min(EXEC_TIMEOUT, (config.get("Timeout") or 0) / 1e9 or EXEC_TIMEOUT)
             with ThreadPoolExecutor(max_workers=1) as pool:  # two commands inside, side by side
-                running_check = pool.submit(self._exec_check, container, argv)
+                running_check = pool.submit(self._exec_check, container, argv, limit)
                 listen, why = self._listening(container)
                 in_place = running_check.result()
             if in_place is None:
@@ -163,8 +165,9 @@ class DockerTarget(ContainerTarget):
             "docker", command, dials, (config.get("StartPeriod") or 0) / 1e9, health.get("Status") or "unknown",
             int(health.get("FailingStreak") or 0), uptime, history, in_place, listen, at_listen, tuple(missing))
 
-    def _exec(self, container, argv: list[str]) -> tuple[int | None, str]:
-        """Run ``argv`` inside the container; (exit code, output), or (None, why) after EXEC_TIMEOUT."""
+    def _exec(self, container, argv: list[str], limit: float = EXEC_TIMEOUT) -> tuple[int | None, str]:
+        """Run ``argv`` inside the container; (exit code, output), (TIMED_OUT, why) after ``limit`` seconds,
+        or (None, why) when the engine would not run it."""
         result: list = []
 
         def run() -> None:
@@ -175,17 +178,17 @@ class DockerTarget(ContainerTarget):
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        worker.join(EXEC_TIMEOUT)
+        worker.join(limit)
         if not result:
-            return TIMED_OUT, f"no answer within {EXEC_TIMEOUT:g} s"
+            return TIMED_OUT, f"no answer within {limit:g} s"
         if isinstance(result[0], Exception):
             return None, f"cannot run it inside: {getattr(result[0], 'explanation', None) or result[0]}"
         code, output = result[0]
         return code, (output or b"").decode("utf-8", "replace")
 
-    def _exec_check(self, container, argv: list[str]) -> CheckRun | None:
+    def _exec_check(self, container, argv: list[str], limit: float = EXEC_TIMEOUT) -> CheckRun | None:
         """The check's verdict run inside (a hang is a failure, as for the engine); None: it could not be run."""
-        code, output = self._exec(container, argv)
+        code, output = self._exec(container, argv, limit)
         return None if code is None else CheckRun(code == 0, check_evidence.first_line(output), None)
 
     def _listening(self, container) -> tuple[tuple[str, ...] | None, str | None]:

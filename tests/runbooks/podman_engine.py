@@ -223,7 +223,7 @@ class PodmanEngine:
             "--db-filename /tmp/temporal.db")
         healthcheck = None
         if check is not None:
-            healthcheck = {"test": ["CMD-SHELL", check], "interval": int(interval * 1e9), "timeout": int(5e9),
+            healthcheck = {"test": ["CMD-SHELL", check], "interval": int(interval * 1e9), "timeout": int(2e9),
                            "retries": 3, "start_period": int(start_period * 1e9)}
         self.client.containers.run(
             self.temporal_image, ["/bin/sh", "-c", command], name=name, detach=True,
