@@ -19,7 +19,7 @@ from runbooks.targets import parse_target
 
 RUNBOOK = Runbook(
     name="temporal-restart",
-    title="Restart Temporal when its health check fails",
+    title="Temporal fails its health check: diagnose, restart only if it is not serving",
     summary=(
         "Observe Temporal (state, restart count, last log lines, the engine's own health check read closely, "
         "our own gRPC health probe) and tell apart: healthy (report, change nothing); still starting (wait, "
