@@ -198,3 +198,20 @@ def test_a_refused_connection_is_evidence():
         port = s.getsockname()[1]  # bound, not listening: refused
         result = parse_probe(f"tcp://127.0.0.1:{port}").check(timeout=0.5)
     assert not result.ok and result.reachable and result.detail.endswith("connect: connection refused")
+
+
+def test_a_run_with_credentials_in_the_probe_never_shows_the_password(engine, infra, state_dir,
+                                                                       http_server_with_basic_auth):
+    port, seen = http_server_with_basic_auth
+    c = engine.run("healthy")
+    time.sleep(0.3)
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "staging", "--target", c.target,
+                   "--health", f"http://temporal:s3cr3t%20pass@127.0.0.1:{port}/health", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "healthy: 3/3 probes passed" in " ".join(result.stdout.split())
+    assert len(seen) == 3 and all(header.startswith("Basic ") for header in seen)
+    written = (state_dir / "INCIDENT_LOG.md").read_text() + (state_dir / "audit.jsonl").read_text()
+    assert "temporal:***@127.0.0.1" in written
+    assert "s3cr3t" not in written + result.output
