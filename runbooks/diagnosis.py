@@ -114,6 +114,16 @@ def _bound_elsewhere(check: EngineCheck) -> tuple[str, ...]:
     return tuple(a for a in check.listening if check_evidence.split_address(a)[1] == port)
 
 
+def _listens_where_it_dials(check: EngineCheck) -> bool:
+    if not check.dials or check.listening is None:
+        return False
+    host, port = check_evidence.split_address(check.dials)
+    on_port = [h for h, p in map(check_evidence.split_address, check.listening) if p == port]
+    if is_loopback(host):
+        return check_evidence.reachable_from_loopback(check.listening, port) is True
+    return any(h == host or check_evidence.is_wildcard(h) for h in on_port)
+
+
 def check_fix(check: EngineCheck, bound_elsewhere: tuple[str, ...]) -> str:
     """The exact change, in the configuration the engine reads, that makes its check look where it serves."""
     port = check_evidence.split_address(check.dials)[1] if check.dials else 7233
@@ -125,6 +135,11 @@ def check_fix(check: EngineCheck, bound_elsewhere: tuple[str, ...]) -> str:
                     f"`--address $(POD_IP):{port}` with POD_IP from the downward API (status.podIP)")
         return (f"point the probe at the port Temporal serves on, not at {check.dials or 'loopback'}: drop "
                 f"`host:` from tcpSocket (the kubelet then dials the pod IP), or use a gRPC probe, {grpc_probe}")
+    if _listens_where_it_dials(check):
+        said = check.in_place.output if check.in_place else "its output"
+        return (f"Temporal listens on {check.dials}, where the check dials, yet the check fails there: its own "
+                f"words say why ({said}); fix the check's command (TLS flags, namespace, its timeout), then "
+                "`docker compose up -d`. A restart changes nothing")
     if bound_elsewhere:
         where = check_evidence.split_address(bound_elsewhere[0])[0]
         return (f"Temporal binds its frontend to the container's IP ({where}) only, so the health check's "

@@ -79,6 +79,11 @@ EAGER_HISTORY = (CheckRun(False, "refused", 0.2), CheckRun(False, "refused", 1.1
                                         "refused"),)),
          (OK,) * 3, Decision.FIX_CHECK, "its last run said: Readiness probe failed",
          "grpc: {port: 7233, service: temporal.api.workflowservice.v1.WorkflowService}"),
+        # Temporal listens where the check dials, the check still fails, clients are served: the check's command
+        (check(listening=("0.0.0.0:7233",), at_listen=None,
+               in_place=CheckRun(False, "Error: tls: first record does not look like a TLS handshake")),
+         (OK,) * 3, Decision.FIX_CHECK, "yet it answers where clients connect",
+         "where the check dials, yet the check fails there: its own words say why (Error: tls: first record"),
         # the check fails and Temporal does not answer anywhere: not a check problem, restart
         (check(at_listen=CheckRun(False, "DeadlineExceeded")), (REFUSED,) * 3, Decision.RESTART,
          "the probe fails", None),
