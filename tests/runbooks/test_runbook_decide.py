@@ -90,6 +90,9 @@ EAGER_HISTORY = (CheckRun(False, "refused", 0.2), CheckRun(False, "refused", 1.1
         # within the start period, not serving yet: wait, then verify
         (check(uptime=4.0, start_period=30.0, streak=2, status="starting", at_listen=None), (REFUSED,) * 3,
          Decision.WAIT, "still starting: 4.0 s since the start, within its 30 s start period", None),
+        # within the start period a failing check does not count yet: served, so healthy
+        (check(uptime=4.0, start_period=30.0, streak=1, status="starting", listening=None, at_listen=None),
+         (OK,) * 3, Decision.NOTHING, "healthy: 3/3 probes passed", None),
         # case 4: failures only in the first seconds after the start, passing since
         (check(status="healthy", streak=0, in_place=CHECK_OK, listening=("0.0.0.0:7233",), at_listen=None,
                history=EAGER_HISTORY), (OK,) * 3, Decision.TUNE_CHECK,
