@@ -126,6 +126,23 @@ def run(
         _execute(runbook, inputs, dry_run=dry_run, yes=yes)
 
 
+@app.command("watch", epilog="Exit codes: 0 still healthy (or the window is over) · 1 relapse · 2 unknown incident.")
+def watch(
+    incident: Annotated[str, typer.Argument(
+        help="The incident's id (the 'Incident:' line of its record in INCIDENT_LOG.md).")],
+    hours: Annotated[float, typer.Option(help="How long after the incident to keep watching.",
+                                         min=0.1, max=24 * 14)] = 24.0,
+    health: Annotated[str | None, typer.Option(help="Override the incident's probe.")] = None,
+) -> None:
+    """Look once more at a restarted target and append what was seen to its incident record: schedule it
+    (cron, a scheduled CI job) for the 24 h after an incident instead of holding a terminal; exit 1 on a relapse."""
+    from runbooks.state import state_paths
+    from runbooks.watch import watch as watch_once
+
+    with _redacted_errors():
+        watch_once(incident, paths=state_paths(), hours=hours, health=health, say=_say)
+
+
 def restart_container(
     name: Annotated[str, typer.Argument(
         help="Container name (docker), or NAMESPACE/deployment/NAME (kubernetes).")],

@@ -1,20 +1,23 @@
 """Health probes the runbooks run themselves: an engine saying "running" proves nothing about
 whether the service answers (the memo's container was "running" through 181 failed checks).
 
-A probe is a URL: ``tcp://HOST:PORT``, ``http(s)://HOST[:PORT]/PATH``, ``grpc://HOST:PORT[/SERVICE]``.
-Healthy means ``CONSECUTIVE_SUCCESSES`` successes in a row.
+A probe is a URL: ``tcp://HOST:PORT``, ``http(s)://[USER:PASSWORD@]HOST[:PORT]/PATH``,
+``grpc://HOST:PORT[/SERVICE]``. Healthy means ``CONSECUTIVE_SUCCESSES`` successes in a row. A probe
+that cannot see the service (its name does not resolve here, or the port does not speak the probe's
+protocol) is no evidence either way, and says so.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import socket
 import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput
@@ -24,6 +27,8 @@ SINGLE_CHECK_TIMEOUT = 1.0  # one attempt never blocks the polling loop for long
 POLL = Backoff(first=0.05, factor=1.5, cap=0.1)  # the cap bounds how late an opened port is noticed
 BETWEEN_SUCCESSES = 0.05
 PROBE_FORMS = "tcp://HOST:PORT, http://HOST[:PORT]/PATH, https://..., grpc://HOST:PORT[/SERVICE]"
+# What `temporal operator cluster health` asks: the frontend's own health, not just an open port.
+TEMPORAL_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class ProbeResult:
     ok: bool
     detail: str
     at: float  # time.monotonic() when the attempt finished
-    reachable: bool = True  # False: the address cannot even be resolved from here, which says nothing of health
+    reachable: bool = True  # False: the probe cannot see the service from here, which says nothing of health
 
 
 def is_loopback(host: str) -> bool:
@@ -44,8 +49,9 @@ def is_loopback(host: str) -> bool:
 
 
 class Unreachable(Exception):
-    """The probe's host name does not resolve from this machine (a cluster-internal name probed from a
-    laptop): no evidence either way about the service."""
+    """The probe cannot see the service: its host name does not resolve from this machine (a
+    cluster-internal name probed from a laptop), or the port does not speak the probe's protocol.
+    No evidence either way about the service."""
 
 
 def _lookup(host: str, port: int, where: str) -> None:
@@ -69,14 +75,25 @@ class Probe(ABC):
         return ProbeResult(ok, detail, time.monotonic())
 
     def __str__(self) -> str:
-        return self.url
+        return _without_password(self.url)
+
+    def __repr__(self) -> str:  # never the password, wherever a probe is printed
+        return f"{type(self).__name__}({str(self)!r})"
 
     @property
     def host_name(self) -> str:
         return urlsplit(self.url).hostname or ""
 
 
-@dataclass(frozen=True)
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+@dataclass(frozen=True, repr=False)
 class TcpProbe(Probe):
     url: str
     host: str
@@ -97,24 +114,39 @@ class TcpProbe(Probe):
         return True, f"{where}: connected"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HttpProbe(Probe):
     url: str
+    _request_url: str = field(default="", repr=False, compare=False)  # the URL without user:password@
+    _authorization: str = field(default="", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # urllib does not send userinfo from the URL: it becomes a basic Authorization header instead.
+        parts = urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]
+        object.__setattr__(self, "_request_url", urlunsplit(parts._replace(netloc=host)))
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            object.__setattr__(self, "_authorization", "Basic " + base64.b64encode(pair).decode())
 
     def _attempt(self, timeout: float) -> tuple[bool, str]:
         parts = urlsplit(self.url)
-        _lookup(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), f"GET {self.url}")
+        where = f"GET {self}"
+        _lookup(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), where)
+        request = urllib.request.Request(self._request_url)
+        if self._authorization:
+            request.add_header("Authorization", self._authorization)
         try:
-            with urllib.request.urlopen(self.url, timeout=timeout) as response:  # noqa: S310
-                return 200 <= response.status < 400, f"GET {self.url}: {response.status}"
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return 200 <= response.status < 400, f"{where}: {response.status}"
         except urllib.error.HTTPError as exc:
-            return False, f"GET {self.url}: {exc.code}"
+            return False, f"{where}: {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            return False, f"GET {self.url}: {getattr(reason, 'strerror', None) or reason}"
+            return False, f"{where}: {getattr(reason, 'strerror', None) or reason}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GrpcProbe(Probe):
     url: str
     host: str
@@ -133,41 +165,61 @@ class GrpcProbe(Probe):
                     health_pb2.HealthCheckRequest(service=self.service), timeout=timeout
                 )
             except grpc.RpcError as exc:
+                details = exc.details() or ""
+                if any(mark in details for mark in _NOT_GRPC):
+                    raise Unreachable(f"{where}: the port answers, but not in gRPC (HTTP/2): it is not a gRPC "
+                                      "server, so this probe says nothing about its health; use tcp:// or "
+                                      "http:// for it") from None
+                if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
+                    raise Unreachable(f"{where}: the server has no gRPC health service, so this probe says "
+                                      "nothing about its health; use tcp:// for it") from None
                 return False, f"{where}: {exc.code().name}"
         status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         return reply.status == health_pb2.HealthCheckResponse.SERVING, f"{where}: {status}"
 
 
+# How gRPC's core reports a peer that is not an HTTP/2 server (an HTTP/1 server, a plain TCP banner).
+_NOT_GRPC = ("Failed parsing HTTP/2", "Trying to connect an http1.x server", "Expected SETTINGS frame")
+
+
 def parse_probe(url: str) -> Probe:
     """Turn a probe URL into a probe, or refuse it with one line saying how to write it."""
+    shown = _without_password(url)
     if "://" not in url:
-        raise InvalidInput(f"probe {url!r} is not a URL", hint=f"write it as {PROBE_FORMS}")
+        raise InvalidInput(f"probe {shown!r} is not a URL", hint=f"write it as {PROBE_FORMS}")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("tcp", "http", "https", "grpc"):
-        raise InvalidInput(f"probe {url!r} has an unknown scheme {scheme!r}", hint=f"use {PROBE_FORMS}")
+        raise InvalidInput(f"probe {shown!r} has an unknown scheme {scheme!r}", hint=f"use {PROBE_FORMS}")
     try:
         port = parts.port
     except ValueError:
-        raise InvalidInput(f"probe {url!r} has an invalid port", hint="use a number from 1 to 65535") from None
+        raise InvalidInput(f"probe {shown!r} has an invalid port",
+                           hint="use a number from 1 to 65535") from None
+    if port == 0:
+        raise InvalidInput(f"probe {shown!r} has port 0, which nothing can listen on",
+                           hint="use the service's port, from 1 to 65535")
     if not parts.hostname:
-        raise InvalidInput(f"probe {url!r} has no host", hint=f"write it as {PROBE_FORMS}")
+        raise InvalidInput(f"probe {shown!r} has no host", hint=f"write it as {PROBE_FORMS}")
+    if scheme not in ("http", "https") and parts.username is not None:
+        raise InvalidInput(f"probe {shown!r} carries credentials, which only http(s) probes send",
+                           hint=f"write it as {PROBE_FORMS}")
     if scheme == "tcp":
         if port is None:
-            raise InvalidInput(f"probe {url!r} has no port", hint="write it as tcp://HOST:PORT")
+            raise InvalidInput(f"probe {shown!r} has no port", hint="write it as tcp://HOST:PORT")
         return TcpProbe(url, parts.hostname, port)
     if scheme == "grpc":
         if port is None:
-            raise InvalidInput(f"probe {url!r} has no port", hint="write it as grpc://HOST:PORT[/SERVICE]")
+            raise InvalidInput(f"probe {shown!r} has no port", hint="write it as grpc://HOST:PORT[/SERVICE]")
         return GrpcProbe(url, parts.hostname, port, parts.path.strip("/"))
     return HttpProbe(url)
 
 
-def sample(probe: Probe, count: int, *, spacing: float = 0.1) -> list[ProbeResult]:
-    """``count`` probes ``spacing`` seconds apart: what the service looks like right now."""
+def sample(probe: Probe, count: int, *, spacing: float = 0.1, first_pause: bool = False) -> list[ProbeResult]:
+    """``count`` probes ``spacing`` seconds apart (``first_pause``: after a probe already taken)."""
     results = []
     for i in range(count):
-        if i:
+        if i or first_pause:
             time.sleep(spacing)
         results.append(probe.check())
     return results

@@ -16,7 +16,7 @@ RUNBOOK = Runbook(
     name="restart-container",
     title="Restart a container",
     summary="Record the state before, restart, and return once the probe passes or the timeout expires.",
-    steps=(Observe(samples=1), Restart(), Verify()),
+    steps=(Observe(samples=1, read_engine_check=False), Restart(), Verify()),
     when_it_fails="Exit 1 with the incident record naming the next action.",
 )
 

@@ -385,7 +385,8 @@ class TemporalRunbookConfig(_Model):
         default="docker://generic-corp-temporal",
         description="docker://CONTAINER or k8s://NAMESPACE/deployment/NAME",
     )
-    health: str = Field(default="tcp://127.0.0.1:7233", description="probe URL: tcp://, http(s)://, grpc://")
+    health: str = Field(default="grpc://127.0.0.1:7233",
+                        description="probe URL: grpc:// (Temporal's own health service), tcp://, http(s)://")
     timeout_seconds: float = Field(default=180, gt=0, le=3600)
     grace_seconds: float = Field(default=10, ge=0, le=3600)
 

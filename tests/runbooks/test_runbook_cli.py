@@ -9,7 +9,7 @@ import pytest
 def test_list(infra):
     result = infra("runbook", "list")
     assert result.exit_code == 0
-    assert "temporal-restart" in result.stdout and "Restart Temporal" in result.stdout
+    assert "temporal-restart" in result.stdout and "Temporal fails its health check" in result.stdout
 
 
 def test_show_names_each_step_what_it_does_and_needs(infra):
@@ -25,7 +25,8 @@ def test_docs_render_every_runbook_as_markdown(infra):
     result = infra("runbook", "docs")
     assert result.exit_code == 0
     assert result.stdout.startswith("# Runbooks")
-    assert "## `temporal-restart`: Restart Temporal when its health check fails" in result.stdout
+    assert ("## `temporal-restart`: Temporal fails its health check: diagnose, restart only if it is not serving"
+            in result.stdout)
     assert "| 3 | `restart` | yes |" in result.stdout
     assert "infra runbook run temporal-restart --env ENV" in result.stdout
 

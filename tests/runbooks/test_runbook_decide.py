@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from runbooks.diagnosis import Decision, Observation, decide
 from runbooks.probes import ProbeResult
-from runbooks.steps import Decision, Observation, decide
-from runbooks.targets import TargetState
+from runbooks.targets import CheckRun, EngineCheck, TargetState
 from runbooks.targets.kubernetes import Rollout, rollout_progress
 
 OK = ProbeResult(True, "dial tcp 127.0.0.1:7233: connected", 0.0)
@@ -35,12 +35,90 @@ def state(status="running", *, running=True, in_progress=False, health=None) -> 
         (state("available", health="2/2 replicas available"), (), Decision.NOTHING, "2/2 replicas available"),
         (state("unavailable", running=False, health="0/2 replicas available"), (), Decision.RESTART,
          "not ready (unavailable; 0/2 replicas available)"),
+        # one passing probe is not healthy: verify (3 in a row) rather than declare it or restart it
+        (state(), (OK,), Decision.WAIT, "1 probe(s) passed, fewer than the 3 in a row that healthy needs"),
+        (state(), (REFUSED, OK, OK), Decision.RESTART, "flapping"),
     ],
 )
 def test_decide(observed, probes, decision, reason):
     diagnosis = decide(Observation(observed, probes))
     assert diagnosis.decision is decision
     assert reason in diagnosis.reason
+
+
+CHECK = "temporal operator cluster health --address 127.0.0.1:7233"
+CHECK_REFUSED = CheckRun(False, "Error: failed connecting to Temporal server at 127.0.0.1:7233: connection refused")
+CHECK_OK = CheckRun(True, "SERVING")
+
+
+def check(*, engine="docker", status="unhealthy", streak=181, uptime=1800.0, start_period=0.0, history=(),
+          in_place=CHECK_REFUSED, listening=("10.88.0.5:7233",), at_listen=CHECK_OK, command=CHECK,
+          dials="127.0.0.1:7233") -> EngineCheck:
+    return EngineCheck(engine, command, dials, start_period, status, streak, uptime, history, in_place, listening,
+                       at_listen)
+
+
+EAGER_HISTORY = (CheckRun(False, "refused", 0.2), CheckRun(False, "refused", 1.1), CheckRun(True, "SERVING", 4.2),
+                 CheckRun(True, "SERVING", 34.2))
+
+
+@pytest.mark.parametrize(
+    ("engine_check", "probes", "decision", "reason", "fix"),
+    [
+        # case 3, the memo: a long failing streak on loopback, Temporal bound to the container IP, clients served
+        (check(), (OK,) * 3, Decision.FIX_CHECK, "it listens on 10.88.0.5:7233 only, not on 127.0.0.1:7233",
+         "BIND_ON_IP=0.0.0.0"),
+        # same, seen without our own probe: the check pointed at where Temporal listens passes
+        (check(), (), Decision.FIX_CHECK, "the same check against that address passes", "TEMPORAL_BROADCAST_ADDRESS"),
+        # the listening sockets could not be read: the failing check and the served clients still decide
+        (check(listening=None, at_listen=None), (OK,) * 3, Decision.FIX_CHECK, "yet it answers where clients connect",
+         "make the health check dial the address Temporal serves on"),
+        # Kubernetes: no exec into the pod; the kubelet's verdict and our probe
+        (check(engine="k8s", in_place=None, listening=None, at_listen=None,
+               history=(CheckRun(False, "Readiness probe failed: dial tcp 127.0.0.1:7233: connect: connection "
+                                        "refused"),)),
+         (OK,) * 3, Decision.FIX_CHECK, "its last run said: Readiness probe failed",
+         "grpc: {port: 7233, service: temporal.api.workflowservice.v1.WorkflowService}"),
+        # Temporal listens where the check dials, the check still fails, clients are served: the check's command
+        (check(listening=("0.0.0.0:7233",), at_listen=None,
+               in_place=CheckRun(False, "Error: tls: first record does not look like a TLS handshake")),
+         (OK,) * 3, Decision.FIX_CHECK, "yet it answers where clients connect",
+         "where the check dials, yet the check fails there: its own words say why (Error: tls: first record"),
+        # the check fails and Temporal does not answer anywhere: not a check problem, restart
+        (check(at_listen=CheckRun(False, "DeadlineExceeded")), (REFUSED,) * 3, Decision.RESTART,
+         "the probe fails", None),
+        # within the start period, not serving yet: wait, then verify
+        (check(uptime=4.0, start_period=30.0, streak=2, status="starting", at_listen=None), (REFUSED,) * 3,
+         Decision.WAIT, "still starting: 4.0 s since the start, within its 30 s start period", None),
+        # within the start period a failing check does not count yet: served, so healthy
+        (check(uptime=4.0, start_period=30.0, streak=1, status="starting", listening=None, at_listen=None),
+         (OK,) * 3, Decision.NOTHING, "healthy: 3/3 probes passed", None),
+        # case 4: failures only in the first seconds after the start, passing since
+        (check(status="healthy", streak=0, in_place=CHECK_OK, listening=("0.0.0.0:7233",), at_listen=None,
+               history=EAGER_HISTORY), (OK,) * 3, Decision.TUNE_CHECK,
+         "2 failure(s) in the first 4.2 s after the start (start period 0 s)",
+         "at least 7 s (measured: first success 4.2 s"),
+        # a start period that already covers the start-up: nothing to tune
+        (check(status="healthy", streak=0, in_place=CHECK_OK, listening=("0.0.0.0:7233",), at_listen=None,
+               history=EAGER_HISTORY, start_period=10.0), (OK,) * 3, Decision.NOTHING, "healthy: 3/3", None),
+        # a check that passes inside, Temporal listening everywhere: healthy
+        (check(status="healthy", streak=0, in_place=CHECK_OK, listening=("0.0.0.0:7233",), at_listen=None),
+         (OK,) * 3, Decision.NOTHING, "healthy: 3/3 probes passed", None),
+        # no health check configured (missing evidence): our probe alone decides
+        (check(command="", dials=None, in_place=None, listening=None, at_listen=None), (OK,) * 3, Decision.NOTHING,
+         "healthy: 3/3 probes passed", None),
+        (check(command="", dials=None, in_place=None, listening=None, at_listen=None), (REFUSED,) * 3,
+         Decision.RESTART, "the probe fails", None),
+    ],
+)
+def test_decide_reads_the_engines_own_check(engine_check, probes, decision, reason, fix):
+    diagnosis = decide(Observation(state(health="unhealthy"), probes, engine_check))
+    assert diagnosis.decision is decision
+    assert reason in diagnosis.reason
+    if fix is None:
+        assert diagnosis.fix is None
+    else:
+        assert fix in diagnosis.fix
 
 
 @pytest.mark.parametrize(

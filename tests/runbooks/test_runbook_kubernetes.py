@@ -15,6 +15,7 @@ from tests.runbooks.k8s_api import RecordedApiServer, api_client
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/temporal/deployments/temporal-frontend"
 PODS = "/api/v1/namespaces/temporal/pods"
+EVENTS = "/api/v1/namespaces/temporal/events"
 LOG = "/api/v1/namespaces/temporal/pods/temporal-frontend-7c9d8b6f5d-9wq4m/log"
 FAST = Backoff(first=0.01, factor=1, cap=0.01)
 
@@ -26,6 +27,7 @@ def incident_routes(*deployment_after_patch: str) -> dict:
         ("PATCH", DEPLOYMENT): [(200, "deployment_patched.json")],
         ("GET", PODS): [(200, "pods.json")],
         ("GET", LOG): [(200, "pod_log.txt")],
+        ("GET", EVENTS): [(200, "events_unhealthy.json")],
     }
 
 
@@ -124,7 +126,8 @@ UNRESOLVABLE = "grpc://temporal-frontend.temporal.invalid:7233"  # what a laptop
 def test_a_probe_that_cannot_resolve_from_here_never_restarts_a_workload_the_cluster_calls_healthy(
         infra, state_dir, monkeypatch):
     server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_complete.json")],
-                                ("GET", PODS): [(200, "pods.json")], ("GET", LOG): [(200, "pod_log.txt")]})
+                                ("GET", PODS): [(200, "pods.json")], ("GET", LOG): [(200, "pod_log.txt")],
+                                ("GET", EVENTS): [(200, "events_unhealthy.json")]})
     monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
 
     result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
@@ -150,4 +153,70 @@ def test_with_an_unreachable_probe_the_engine_alone_decides_and_verifies(infra, 
     assert result.exit_code == 0, result.output
     assert len(server.sent("PATCH")) == 1  # the cluster itself says it is down: restart
     out = " ".join(result.stdout.split())
-    assert "rollout complete: 2/2 replicas available" in out and "(skipped: no probe)" in out
+    assert "rollout complete: 2/2 replicas available" in out
+    # no probe of ours passed: the engine's word is reported as such, never as "healthy again"
+    assert "not verified by a probe" in out and "healthy again" not in out
+    assert "could not run from here" in (state_dir / "INCIDENT_LOG.md").read_text()
+
+
+def test_engine_check_reads_the_probe_spec_the_ready_condition_and_the_kubelets_failures():
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_unavailable.json")],
+                                ("GET", PODS): [(200, "pods_not_ready.json")],
+                                ("GET", EVENTS): [(200, "events_unhealthy.json")]})
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server))
+
+    check = target.engine_check()
+
+    assert check.command == "readinessProbe tcpSocket 10.0.1.24:7233"  # the port's name resolved, the pod's IP
+    assert (check.dials, check.start_period, check.status) == ("10.0.1.24:7233", 5, "unhealthy")
+    assert check.failing_streak == 12
+    assert check.history[-1].output == "Readiness probe failed: dial tcp 10.0.1.24:7233: connect: connection refused"
+    assert check.in_place is None and "needs `kubectl exec`" in check.missing[0]
+    [events] = [r for r in server.requests if r["path"] == EVENTS]
+    assert parse_qs(events["query"])["fieldSelector"] == ["involvedObject.name=temporal-frontend-7c9d8b6f5d-9wq4m"]
+
+
+def test_a_probe_on_loopback_while_temporal_serves_is_diagnosed_not_restarted(infra, state_dir, monkeypatch,
+                                                                               local_temporal):
+    """The memo on Kubernetes: an exec probe running the CLI with its default 127.0.0.1:7233 fails 181 times,
+    the Deployment is unavailable, yet Temporal (here real, reached as through `kubectl port-forward`) serves."""
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_exec_probe.json")],
+                                ("GET", PODS): [(200, "pods_not_ready.json")], ("GET", LOG): [(200, "pod_log.txt")],
+                                ("GET", EVENTS): [(200, "events_exec_probe.json")]})
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
+                   "k8s://temporal/deployment/temporal-frontend", "--health", f"grpc://127.0.0.1:{local_temporal}",
+                   "--yes")
+
+    assert result.exit_code == 1, result.output
+    assert server.sent("PATCH") == []
+    out = " ".join(result.stdout.split())
+    assert "`readinessProbe exec: temporal operator cluster health` (dials 127.0.0.1:7233" in out
+    assert "unhealthy, failing streak 181" in out
+    assert "decision: fix the health check, do not restart" in out
+    assert "temporal.api.workflowservice.v1.WorkflowService: SERVING" in out
+    error = " ".join(result.stderr.split())
+    assert "grpc: {port: 7233, service: temporal.api.workflowservice.v1.WorkflowService}" in error
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "missing evidence: the probe was not re-run inside the pod" in log and "hunter2" not in log
+
+
+def test_probe_failures_only_right_after_the_start_get_a_startup_probe_from_the_measured_time(
+        infra, state_dir, monkeypatch):
+    """Ready now; the kubelet's readiness probe failed 4 times in the first 36 s after the container started,
+    and the pod became Ready at 42 s: recommend a startupProbe for that, restart nothing."""
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, "deployment_complete.json")],
+                                ("GET", PODS): [(200, "pods_ready.json")], ("GET", LOG): [(200, "pod_log.txt")],
+                                ("GET", EVENTS): [(200, "events_startup.json")]})
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "prod", "--target",
+                   "k8s://temporal/deployment/temporal-frontend", "--health", UNRESOLVABLE, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert server.sent("PATCH") == []
+    out = " ".join(result.stdout.split())
+    assert "healthy; the health check is too eager: 4 failure(s) in the first 42.0 s after the start" in out
+    assert "at least 63 s (measured: first success 42.0 s after the start" in out and "startupProbe" in out
+    assert "set the health check's start period to at least 63 s" in (state_dir / "INCIDENT_LOG.md").read_text()

@@ -75,3 +75,18 @@ def test_a_loopback_probe_says_nothing_about_a_container_on_another_machine(stat
     assert "nothing changed" in outcome
     text = " ".join(said)
     assert "points at this machine, but the container runs on ssh://ops@staging-docker.internal" in text
+
+
+def test_a_probe_that_never_resolved_never_ends_in_healthy_again(engine, infra, state_dir):
+    c = engine.run("healthy")
+    engine.client.containers.get(c.name).kill()  # down by the engine's own word: restarted on that alone
+
+    result = infra("runbook", "run", "temporal-restart", "--env", "staging", "--target", c.target,
+                   "--health", "tcp://temporal-frontend.temporal.invalid:7233", "--timeout", "10", "--yes")
+
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "decision: restart (not ready (exited" in out
+    assert "not verified by a probe" in out and "healthy again" not in out
+    log = (state_dir / "INCIDENT_LOG.md").read_text()
+    assert "**Outcome:** restarted; the engine reports it back" in log and "could not run from here" in log
