@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from cli.options import days as days_option
+
 app = typer.Typer(help="Cost: the monthly estimate from the plan; actual spend, the daily report, the circuit "
                        "breaker.", no_args_is_help=True)
 
@@ -43,7 +45,7 @@ FORMATS = ("table", "markdown", "json")
 @app.command("report")
 def report(
     env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
-    days: Annotated[int, typer.Option("--days", help="Days of daily spend to show.")] = 14,
+    days: Annotated[int, days_option("Days of daily spend to show (1-365).")] = 14,
     fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report) or json.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
     notify: Annotated[bool, typer.Option(
@@ -57,8 +59,6 @@ def report(
     from stacks.project import stack_file
 
     cfg = stack_config.load(env, stack_file(env))
-    if days < 1:
-        raise InvalidInput(f"--days {days}: give a positive number of days", hint="e.g. --days 14")
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if out is not None and not out.parent.is_dir():

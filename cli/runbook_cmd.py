@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from cli.options import seconds
+
 EXIT_CODES = "Exit codes: 0 ok/healthy · 1 not recovered · 2 invalid input · 3 missing prerequisite · 4 locked."
 
 app = typer.Typer(help="Scripted incident runbooks: list, show, docs, run.", no_args_is_help=True)
@@ -110,10 +112,10 @@ def run(
              "k8s://NAMESPACE/deployment/NAME, rds://IDENTIFIER, secretsmanager://NAME.")] = None,
     health: Annotated[str | None, typer.Option(
         help="Override the probe: tcp://HOST:PORT, http(s)://..., grpc://HOST:PORT.")] = None,
-    timeout: Annotated[float | None, typer.Option(
-        help="Seconds for the restart and recovery (default: the environment's config).", min=0.1)] = None,
-    grace: Annotated[float | None, typer.Option(
-        help="Seconds it must stay healthy after recovering (default: config).", min=0)] = None,
+    timeout: Annotated[float | None, seconds(
+        "Seconds for the restart and recovery (default: the environment's config).")] = None,
+    grace: Annotated[float | None, seconds(
+        "Seconds it must stay healthy after recovering (default: config).", zero_ok=True)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Observe and show the plan; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -134,7 +136,7 @@ def restart_container(
     health: Annotated[str | None, typer.Option(
         help="Probe that must pass: tcp://HOST:PORT, http(s)://..., grpc://HOST:PORT. "
              "Required for docker; kubernetes defaults to the rollout status.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the restart and the probe.")] = 60.0,
+    timeout: Annotated[float, seconds("Seconds to wait for the restart and the probe.")] = 60.0,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restart a container and wait until its health probe passes (exit 0) or the timeout expires (exit 1)."""

@@ -20,7 +20,7 @@ from runbooks.lock import target_lock
 from runbooks.probes import Probe
 from runbooks.state import StatePaths
 from runbooks.targets import Target, TargetRef, connect
-from runbooks.waiting import Deadline
+from runbooks.waiting import Deadline, check_seconds
 from stacks import audit
 from stacks.errors import ExitCode, InfraError, OperationFailed
 from stacks.redact import redact
@@ -82,6 +82,11 @@ class RunInputs:
     timeout: float
     grace: float = 0.0
     environment: str | None = None
+
+    def __post_init__(self) -> None:
+        # The command line bounds its options already; a stack file's values arrive here too.
+        check_seconds("the timeout", self.timeout)
+        check_seconds("the grace window", self.grace, zero_ok=True)
 
 
 @dataclass
