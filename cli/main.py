@@ -4,15 +4,17 @@ inside the commands that need them, so ``infra --help`` starts fast."""
 from __future__ import annotations
 
 import gc
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: not the click package's
 from typer.core import TyperGroup
 
 from cli import cost_cmd, doctor_cmd, plan_cmd, policy_cmd, release_cmd, runbook_cmd, stack_cmd, status_cmd
-from stacks.errors import ExitCode, InfraError
+from stacks.errors import ExitCode, InfraError, Terminated
 
 EXIT_CODES_HELP = (
     "**Exit codes:**\n\n"
@@ -21,7 +23,7 @@ EXIT_CODES_HELP = (
     "* 2 invalid input (nothing changed)\n"
     "* 3 missing prerequisite\n"
     "* 4 blocked by a guardrail\n"
-    "* 130 interrupted (Ctrl-C)"
+    "* 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)"
 )
 
 
@@ -41,6 +43,29 @@ class _ErrorBoundary(TyperGroup):
         except InfraError as exc:
             error_line(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:  # click would say "Aborted!" and exit 1
+            error_line("interrupted (Ctrl-C)")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Terminated:
+            error_line("terminated (SIGTERM)")
+            raise typer.Exit(int(ExitCode.TERMINATED)) from None
+        except BrokenPipeError:  # `infra plan | head -1`: the reader has all it wanted
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.OK)) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe again."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test runner's buffer)
+        pass
+    finally:
+        os.close(devnull)
 
 
 @contextmanager
@@ -66,7 +91,24 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"infra {version('infra')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    pass
 app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
 for _name in ("preview", "up", "refresh", "destroy", "outputs", "history"):
     app.command(_name, epilog=EXIT_CODES_HELP)(getattr(stack_cmd, _name))
@@ -81,7 +123,13 @@ app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_cmd.doctor)
 app.command("status", epilog=EXIT_CODES_HELP)(status_cmd.status)
 
 
+def _terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C: records are written and changed files put back (exit 143).
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app(prog_name="infra")
     finally:

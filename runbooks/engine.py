@@ -3,7 +3,8 @@
 A step observes, decides, acts or verifies. The engine adds what every runbook needs: a dry run
 that stops before the first mutating step, confirmation before mutating, one run per target (a lock on
 this machine and, for targets in a cluster, a Lease there),
-a record of where a Ctrl-C stopped it, and an incident record + audit line for every real run.
+a record of where a Ctrl-C or SIGTERM stopped it (exit 130 / 143), and an incident record + audit line for
+every real run, whose state directory is checked to be writable before anything is changed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
-from runbooks.incident import IncidentRecord, append_audit, append_incident
+from runbooks.incident import IncidentRecord, append_audit, append_incident, signals_deferred
 from runbooks.lease import ClusterLease, LeaseUnavailable
 from runbooks.lock import target_lock
 from runbooks.probes import Probe
@@ -22,7 +23,7 @@ from runbooks.state import StatePaths
 from runbooks.targets import Target, TargetRef, connect
 from runbooks.waiting import Deadline, check_seconds
 from stacks import audit
-from stacks.errors import ExitCode, InfraError, OperationFailed
+from stacks.errors import ExitCode, InfraError, Interrupted, OperationFailed, Terminated
 from stacks.redact import redact
 
 
@@ -137,7 +138,8 @@ def execute(runbook: Runbook, inputs: RunInputs, *, paths: StatePaths, dry_run: 
                f"timeout {inputs.timeout:g} s" + (f" · grace {inputs.grace:g} s" if inputs.grace else "")))
     if dry_run:
         return _dry_run(run)
-    with target_lock(str(inputs.target), paths.locks, runbook=runbook.name), _cluster_lock(run):
+    paths.ensure_writable()  # a run whose record cannot be written must not start (exit 3, nothing changed)
+    with target_lock(str(inputs.target), target.identity, runbook=runbook.name), _cluster_lock(run):
         return _real_run(run, paths, confirm)
 
 
@@ -192,20 +194,23 @@ def _real_run(run: Run, paths: StatePaths, confirm: Confirm) -> str:
         if run.failure:
             exit_code = ExitCode.FAILED
             record.follow_ups.append(f"next action: {run.target.next_action}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         record.stopped_at = run._step
-        outcome = f"interrupted (Ctrl-C) during step '{run._step}'"
+        how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+        outcome = f"interrupted ({how}) during step '{run._step}'"
         record.follow_ups.append(f"check {record.target}: the run stopped during '{run._step}'")
-        exit_code = ExitCode.FAILED
-        error = OperationFailed(outcome, hint=f"incident record in {paths.incident_log}")
+        error = Interrupted(outcome, hint=f"incident record in {paths.incident_log}",
+                            terminated=isinstance(stop, Terminated))
+        exit_code = error.exit_code
     except InfraError as exc:
         record.stopped_at = run._step
         outcome = f"stopped during step '{run._step}': {exc}"
         exit_code, error = exc.exit_code, exc
     record.log("outcome", outcome)
     record.finish(outcome)
-    append_incident(paths.incident_log, record)
-    append_audit(paths.audit_log, record, exit_code=int(exit_code), incident_log=paths.incident_log)
+    with signals_deferred():  # a second Ctrl-C must not cut the record short
+        append_incident(paths.incident_log, record)
+        append_audit(paths.audit_log, record, exit_code=int(exit_code), incident_log=paths.incident_log)
     if error is not None:
         raise error
     if run.failure:

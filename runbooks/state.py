@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stacks.errors import MissingPrerequisite
+
 
 @dataclass(frozen=True)
 class StatePaths:
@@ -18,9 +20,19 @@ class StatePaths:
     def audit_log(self) -> Path:
         return self.root / "audit.jsonl"
 
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
+    def ensure_writable(self) -> None:
+        """Create the directory and open both records for appending (a real write test: permissions,
+        read-only filesystems, a file in the way), before a run changes anything."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for record in (self.incident_log, self.audit_log):
+                with record.open("a", encoding="utf-8"):
+                    pass
+        except OSError as exc:
+            where = exc.filename or self.root
+            raise MissingPrerequisite(
+                f"cannot write the run's record to {where}: {exc.strerror or exc}; nothing was changed",
+                hint="make it writable, or set INFRA_STATE_DIR to a writable directory") from None
 
 
 def state_paths() -> StatePaths:

@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 2  # bad arguments, config or files; nothing was changed
     MISSING_PREREQUISITE = 3  # a tool, credential or backend is missing
     BLOCKED = 4  # a guardrail refused: policy, budget, lock
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), 128 + its signal number, as shells report it
+    TERMINATED = 143  # SIGTERM (a supervisor or `kill`), 128 + 15
 
 
 class InfraError(Exception):
@@ -47,3 +49,16 @@ class MissingPrerequisite(InfraError):
 
 class Blocked(InfraError):
     exit_code = ExitCode.BLOCKED
+
+
+class Interrupted(InfraError):
+    """A run stopped by SIGINT or SIGTERM after it recorded where it stopped (exit 130 or 143)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, terminated: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+
+
+class Terminated(BaseException):  # noqa: N818 - named like KeyboardInterrupt, its sibling
+    """Raised in the main thread on SIGTERM (cli.main installs the handler), so that cleanup and records
+    run as they do for Ctrl-C; a BaseException for the same reason KeyboardInterrupt is one."""
