@@ -77,10 +77,8 @@ def report(
         from cli.output import console
 
         if text is None:
-            from rich.console import Console
-
             with out.open("w", encoding="utf-8") as handle:
-                _print_spend(Console(file=handle, width=120, highlight=False), result)
+                _print_spend(console(file=handle), result)
         else:
             out.write_text(text, encoding="utf-8")
         console().print(f"wrote {out} (circuit breaker: {result.state})", markup=False)

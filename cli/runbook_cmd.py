@@ -6,6 +6,7 @@ and grpc load inside the commands.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,22 +72,37 @@ def _execute(runbook, inputs, *, dry_run: bool, yes: bool) -> None:
         _say(f"incident record: {paths.incident_log}")
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")]
+
+
 @app.command("list")
-def list_runbooks() -> None:
+def list_runbooks(as_json: JsonOpt = False) -> None:
     """List the runbooks."""
     from runbooks.registry import RUNBOOKS
 
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "runbooks": [{"name": rb.name, "title": rb.title}
+                                                          for rb in RUNBOOKS.values()]}, indent=2))
+        return
     for rb in RUNBOOKS.values():
         _say(f"{rb.name:<20} {rb.title}")
 
 
 @app.command("show")
-def show(name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")]) -> None:
+def show(name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")],
+         as_json: JsonOpt = False) -> None:
     """Show a runbook's steps: what each does, whether it changes things, and what it needs."""
     from runbooks.registry import get
 
     with _redacted_errors():
         rb = get(name)
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "runbook": {
+            "name": rb.name, "title": rb.title, "summary": rb.summary, "usage": rb.usage,
+            "targetForms": rb.target_forms, "whenItFails": rb.when_it_fails,
+            "steps": [{"name": step.name, "does": step.does, "needs": step.needs, "mutating": step.mutating}
+                      for step in rb.steps]}}, indent=2))
+        return
     _say(f"{rb.name}: {rb.title}\n\n{rb.summary}\n\nusage: {rb.usage}\n\nsteps:")
     for index, step in enumerate(rb.steps, 1):
         marker = " [changes things]" if step.mutating else ""

@@ -302,7 +302,10 @@ def outputs(
     out.print(table)
 
 
-def history(env: EnvArg) -> None:
+def history(
+    env: EnvArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")] = False,
+) -> None:
     """List the stack's updates, newest first: who changed what, when, and whether it worked."""
     from rich.markup import escape
     from rich.table import Table
@@ -313,6 +316,13 @@ def history(env: EnvArg) -> None:
 
     check_environment(env)
     records = workspace.open_stack(env, cloud=False).history()
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "environment": env, "updates": [{
+            "version": r.version, "kind": r.kind, "result": r.result, "message": r.message,
+            "startTime": r.start_time.isoformat() if r.start_time else None,
+            "endTime": r.end_time.isoformat() if r.end_time else None, "changes": r.changes,
+        } for r in records]}, indent=2))
+        return
     out = console()
     if not records:
         out.print(f"{env} has no updates yet")

@@ -198,6 +198,19 @@ def test_history_lists_updates_newest_first(infra, fake):
     assert fake.opened == [("staging", False)] and fake.mutations() == []
 
 
+def test_history_json_is_a_versioned_document_newest_first(infra, fake):
+    fake.history_records = [plain_record(2, result="failed", message="infra up: commit=bad"), plain_record(1)]
+    result = infra("history", "staging", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["version"] == 1 and doc["environment"] == "staging"
+    assert [(u["version"], u["result"], u["message"]) for u in doc["updates"]] == [
+        (2, "failed", "infra up: commit=bad"), (1, "succeeded", "infra up")]
+    first = doc["updates"][1]
+    assert first["startTime"] == "2025-01-06T10:00:00" and first["endTime"] == "2025-01-06T10:00:42"
+    assert first["changes"] == {"same": 92}
+
+
 def test_applying_the_shipped_example_values_is_refused_before_anything(infra, fake, monkeypatch):
     """Applied, the example access entries would fail after the cluster exists: a half-applied change."""
     from stacks import config
