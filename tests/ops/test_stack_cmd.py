@@ -260,12 +260,57 @@ def real_open(infra, monkeypatch, tmp_path):
 
 def test_no_pulumi_cli_is_exit_3_with_the_offline_pointer(infra, real_open, monkeypatch):
     monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")  # only the CLI is missing
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     for args in (["preview", "staging"], ["up", "staging", "--yes"], ["outputs", "prod"], ["history", "prod"]):
         result = infra(*args)
         assert result.exit_code == 3, args
         line = one_error_line(result)
         assert line.startswith("error: the pulumi CLI is not on PATH (install it with")
         assert f"`infra plan {args[1]}` works offline" in line
+
+
+def test_a_fresh_clone_hears_every_missing_prerequisite_at_once_and_keeps_nothing(infra, real_open, monkeypatch):
+    import boto3
+
+    class NoCredentials:
+        def get_credentials(self):
+            return None
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    monkeypatch.setattr(boto3, "Session", NoCredentials)
+    for args in (["up", "staging", "--yes"], ["preview", "staging"]):
+        result = infra(*args)
+        assert result.exit_code == 3, result.output
+        line = one_error_line(result)
+        assert line.startswith("error: 2 prerequisites are missing: the pulumi CLI is not on PATH (install it with")
+        assert "; no AWS credentials found (run `aws sso login`" in line
+        assert line.endswith("(`infra doctor staging` checks them all; `infra plan staging` works offline)")
+        assert line.count("works offline") == 1
+    assert not (real_open / ".pulumi-state").exists()  # no passphrase generated for a command that failed
+
+
+def test_a_stack_that_cannot_be_opened_leaves_no_passphrase_behind(infra, real_open, monkeypatch):
+    from pulumi import automation as auto
+
+    def unreachable(**kwargs):
+        raise auto.CommandError(auto.CommandResult(stdout="", stderr="error: could not read the state\n", code=255))
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    monkeypatch.setattr(auto, "PulumiCommand", lambda **kwargs: object())
+    monkeypatch.setattr(auto, "select_stack", unreachable)
+    monkeypatch.setattr(auto, "create_or_select_stack", unreachable)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    assert infra("preview", "staging").exit_code == 3
+    assert not (real_open / ".pulumi-state").exists()
+
+    opened = []
+    monkeypatch.setattr(auto, "create_or_select_stack", lambda **kwargs: opened.append(kwargs) or object())
+    workspace.open_stack("staging", cloud=True, create=True)
+    passphrase = real_open / ".pulumi-state" / "passphrase"
+    assert opened and passphrase.stat().st_mode & 0o777 == 0o600  # kept once the stack exists
+    assert opened[0]["opts"].env_vars["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(passphrase)
 
 
 def test_no_aws_credentials_is_exit_3(infra, real_open, monkeypatch):
