@@ -23,20 +23,24 @@ def estimate(
 ) -> None:
     """Monthly cost per resource and in total, against the environment's budget."""
     from cli.guardrails_view import print_estimate
-    from cli.output import console
+    from cli.output import console, err_console
     from policies import cost
     from policies.check import resources_of_plan
     from stacks import config as stack_config
     from stacks import offline
-    from stacks.project import stack_file
+    from stacks.project import stack_file, what_if_note
 
-    cfg = stack_config.load(env, stack_file(env, config))
+    path = stack_file(env, config)
+    cfg = stack_config.load(env, path)
     plan = offline.run(cfg)
     result = cost.estimate(env, cfg.region, resources_of_plan(plan), budget_usd=cfg.budget.monthly_usd)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         print_estimate(console(), result)
+    what_if = what_if_note(env, path) if config is not None else None
+    if what_if:
+        (err_console if as_json else console()).print(what_if, style="bold yellow", markup=False)
 
 
 FORMATS = ("table", "markdown", "json")

@@ -32,22 +32,28 @@ def plan(
     from policies.check import check_plan, resources_of_plan
     from stacks import config as stack_config
     from stacks import offline
-    from stacks.project import stack_file
+    from stacks.project import stack_file, what_if_note
 
     path = stack_file(env, config)
     cfg = stack_config.load(env, path)
     result = offline.run(cfg)
     report = check_plan(result, cfg)
     spend = cost.estimate(env, cfg.region, resources_of_plan(result), budget_usd=cfg.budget.monthly_usd)
+    what_if = what_if_note(env, path) if config is not None else None
     if as_json:
         # stdout stays a pure plan document (for `infra policy check`); the verdicts go to stderr.
         typer.echo(json.dumps(plan_view.document(result), indent=2, sort_keys=True))
         out = err_console
     else:
         out = console()
+    if what_if:
+        out.print(what_if, style="bold yellow", markup=False)
+    if not as_json:
         for renderable in plan_view.render(result, cfg.region):
             out.print(renderable)
         out.print()
     print_report(out, report)
     out.print(cost_line(spend), markup=False)
+    if what_if:
+        out.print(what_if, style="bold yellow", markup=False)  # again at the end, where the verdict is read
     enforce(report)
