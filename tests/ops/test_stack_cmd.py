@@ -65,6 +65,13 @@ def test_up_staging_declined_changes_nothing(infra, fake, terminal):
     assert "preview" in fake.names() and fake.mutations() == []
 
 
+def test_ctrl_c_at_the_confirmation_is_an_interruption_and_changes_nothing(infra, fake, terminal):
+    result = infra("up", "staging", input="")  # the prompt's input ends, as on Ctrl-C / Ctrl-D
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "error: interrupted (Ctrl-C)" and "Aborted" not in result.output
+    assert fake.mutations() == []
+
+
 def test_prod_wants_its_name_typed(infra, fake, terminal):
     wrong = infra("up", "prod", input="yes\n")
     assert wrong.exit_code == 2 and fake.mutations() == []
