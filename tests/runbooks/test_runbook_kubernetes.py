@@ -151,3 +151,20 @@ def test_with_an_unreachable_probe_the_engine_alone_decides_and_verifies(infra, 
     assert len(server.sent("PATCH")) == 1  # the cluster itself says it is down: restart
     out = " ".join(result.stdout.split())
     assert "rollout complete: 2/2 replicas available" in out and "(skipped: no probe)" in out
+
+
+def test_the_lock_identity_is_the_workloads_uid(tmp_path):
+    import json
+
+    from tests.runbooks.k8s_api import RECORDED
+
+    recorded = json.loads((RECORDED / "deployment_complete.json").read_text())
+    recorded["metadata"]["uid"] = "5b1f2c9e-8a44-4c1b-9d1e-2f6a7c3b0e11"  # every object the API returns has one
+    with_uid = tmp_path / "deployment_with_uid.json"
+    with_uid.write_text(json.dumps(recorded))
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, str(with_uid))]})
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server))
+
+    assert target.identity == target.ref  # nothing resolved yet
+    target.ensure_exists()
+    assert target.identity == "k8s-uid://5b1f2c9e-8a44-4c1b-9d1e-2f6a7c3b0e11"
