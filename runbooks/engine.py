@@ -228,6 +228,7 @@ def _run_steps(run: Run, confirm: Confirm) -> str:
             run.record.log(step.name, f"skipped: {skip}")
             continue
         if step.mutating and not confirmed:
+            run._step = f"confirm {step.name}"  # a Ctrl-C at the prompt is recorded as before any change
             if not confirm(run, step):
                 raise OperationFailed("aborted by the operator before any change; nothing was changed")
             confirmed = True

@@ -16,6 +16,7 @@ State and secrets (see docs/operations.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -207,10 +208,8 @@ def _local_state(settings: BackendSettings) -> Iterator[None]:
         yield
     except BaseException:
         for path in reversed(created):
-            try:
+            with contextlib.suppress(OSError):
                 path.unlink() if path.is_file() else path.rmdir()  # a directory only if still empty
-            except OSError:
-                pass
         raise
 
 

@@ -123,6 +123,19 @@ def test_declined_confirmation_changes_nothing(engine, infra, state_dir, monkeyp
     assert c.started_at == before
 
 
+def test_ctrl_c_at_the_confirmation_is_recorded_before_any_change(engine, infra, state_dir, monkeypatch):
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
+    c = engine.run("incident")
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "5"), input="")  # the prompt gets Ctrl-C / Ctrl-D
+
+    assert result.exit_code == 130
+    assert "interrupted (Ctrl-C) during step 'confirm restart'" in result.stderr
+    assert c.started_at == before
+    assert audit_lines(state_dir)[0]["stopped_at"] == "confirm restart"
+
+
 def test_prod_restart_after_retyping_the_environment(engine, infra, state_dir, monkeypatch):
     monkeypatch.setattr("cli.confirm.interactive", lambda: True)
     c = engine.run("incident")
