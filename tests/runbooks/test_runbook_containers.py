@@ -261,27 +261,42 @@ def test_an_interrupted_run_records_where_it_stopped_and_exits_128_plus_the_sign
     assert not _sidecar(c).exists()  # the lock was released
 
 
+def _in_private_mounts(setup: str) -> list[str]:
+    """A command prefix that runs it in a private mount namespace after ``setup`` (root only)."""
+    if os.getuid() != 0:
+        pytest.skip("mounting a filesystem for the test needs root")
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", setup], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount here: {probe.stderr.strip()}")
+    return ["unshare", "-m", "sh", "-c", f'{setup} && exec "$@"', "sh"]
+
+
 def _read_only(directory: Path) -> list[str]:
-    """A command prefix that runs with ``directory`` on a read-only filesystem (root ignores file modes, so
-    a real read-only bind mount in a private mount namespace), or file modes when not root."""
+    """``directory`` on a read-only filesystem (root ignores file modes: a real read-only bind mount), or
+    file modes when not root."""
     directory.mkdir(parents=True, exist_ok=True)
     if os.getuid() != 0:
         directory.chmod(0o555)
         return []
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind -o ro {directory} {directory}"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot make a read-only mount here: {probe.stderr.strip()}")
-    return ["unshare", "-m", "sh", "-c", f'mount --bind -o ro {directory} {directory} && exec "$@"', "sh"]
+    return _in_private_mounts(f"mount --bind -o ro {directory} {directory}")
 
 
-@pytest.mark.parametrize("problem", ["read-only", "a file in the way"])
+def _full(directory: Path) -> list[str]:
+    """``directory`` on a small filesystem that is already full."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return _in_private_mounts(f"mount -t tmpfs -o size=64k tmpfs {directory} && "
+                              f"(dd if=/dev/zero of={directory}/filler bs=4k count=64 2>/dev/null; true)")
+
+
+@pytest.mark.parametrize("problem", ["read-only", "a file in the way", "disk full"])
 def test_a_state_directory_that_cannot_take_the_record_stops_the_run_before_the_restart(engine, tmp_path,
                                                                                         problem):
     c = engine.run("incident")
     before = c.started_at
     if problem == "read-only":
         state, prefix = tmp_path / "ro-state", _read_only(tmp_path / "ro-state")
+    elif problem == "disk full":
+        state, prefix = tmp_path / "full-state", _full(tmp_path / "full-state")
     else:
         (tmp_path / "file").write_text("not a directory")
         state, prefix = tmp_path / "file" / "state", []
@@ -293,6 +308,6 @@ def test_a_state_directory_that_cannot_take_the_record_stops_the_run_before_the_
     assert run.returncode == 3, run.stderr
     [line] = run.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot write the run's record to {state}")
-    assert "nothing was changed (make it writable, or set INFRA_STATE_DIR" in line
+    assert "nothing was changed (free space or make it writable, or set INFRA_STATE_DIR" in line
     assert c.started_at == before  # not restarted
     assert not _sidecar(c).exists()
