@@ -23,7 +23,7 @@ EXIT_CODES_HELP = (
     "* 2 invalid input (nothing changed)\n"
     "* 3 missing prerequisite\n"
     "* 4 blocked by a guardrail\n"
-    "* 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)"
+    "* 130 interrupted (Ctrl-C), 143 / 129 terminated (SIGTERM / SIGHUP)"
 )
 
 
@@ -46,9 +46,9 @@ class _ErrorBoundary(TyperGroup):
         except KeyboardInterrupt:  # click would say "Aborted!" and exit 1
             error_line("interrupted (Ctrl-C)")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Terminated:
-            error_line("terminated (SIGTERM)")
-            raise typer.Exit(int(ExitCode.TERMINATED)) from None
+        except Terminated as stop:
+            error_line(f"terminated ({stop.name})")
+            raise typer.Exit(128 + stop.signum) from None
         except BrokenPipeError:  # `infra plan | head -1`: the reader has all it wanted
             _silence_stdout()
             raise typer.Exit(int(ExitCode.OK)) from None
@@ -124,12 +124,14 @@ app.command("status", epilog=EXIT_CODES_HELP)(status_cmd.status)
 
 
 def _terminated(signum, frame) -> None:
-    raise Terminated()
+    raise Terminated(signum)
 
 
 def main() -> None:
-    # SIGTERM unwinds like Ctrl-C: records are written and changed files put back (exit 143).
-    signal.signal(signal.SIGTERM, _terminated)
+    # SIGTERM (a supervisor, a cancelled CI job) and SIGHUP (the on-call's SSH session dropped) unwind like
+    # Ctrl-C: records are written and changed files put back (exit 143 / 129).
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminated)
     try:
         app(prog_name="infra")
     finally:

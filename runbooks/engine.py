@@ -3,7 +3,7 @@
 A step observes, decides, acts or verifies. The engine adds what every runbook needs: a dry run
 that stops before the first mutating step, confirmation before mutating, one run per target (a lock on
 this machine and, for targets in a cluster, a Lease there),
-a record of where a Ctrl-C or SIGTERM stopped it (exit 130 / 143), and an incident record + audit line for
+a record of where a Ctrl-C, SIGTERM or SIGHUP stopped it (exit 130 / 143 / 129), and an incident record + audit line for
 every real run, whose state directory is checked to be writable before anything is changed.
 """
 
@@ -196,11 +196,10 @@ def _real_run(run: Run, paths: StatePaths, confirm: Confirm) -> str:
             record.follow_ups.append(f"next action: {run.target.next_action}")
     except (KeyboardInterrupt, Terminated) as stop:
         record.stopped_at = run._step
-        how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+        how, signum = (stop.name, stop.signum) if isinstance(stop, Terminated) else ("Ctrl-C", 2)
         outcome = f"interrupted ({how}) during step '{run._step}'"
         record.follow_ups.append(f"check {record.target}: the run stopped during '{run._step}'")
-        error = Interrupted(outcome, hint=f"incident record in {paths.incident_log}",
-                            terminated=isinstance(stop, Terminated))
+        error = Interrupted(outcome, hint=f"incident record in {paths.incident_log}", signum=signum)
         exit_code = error.exit_code
     except InfraError as exc:
         record.stopped_at = run._step

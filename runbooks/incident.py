@@ -110,11 +110,12 @@ def append_audit(log: Path, record: IncidentRecord, *, exit_code: int, incident_
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while the record is written; they are delivered (and acted on) right after."""
+    """Hold SIGINT, SIGTERM and SIGHUP while the record is written; they are delivered (and acted on) right
+    after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield

@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from cli.main import app
+from stacks.errors import Terminated
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = str(Path(sys.executable).with_name("infra"))  # the installed console script
@@ -44,16 +45,21 @@ def test_version():
     assert result.stdout.strip() == f"infra {version('infra')}"
 
 
-def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch):
+@pytest.mark.parametrize(("stop", "code", "line"), [
+    (KeyboardInterrupt(), 130, "error: interrupted (Ctrl-C)"),
+    (Terminated(15), 143, "error: terminated (SIGTERM)"),
+    (Terminated(1), 129, "error: terminated (SIGHUP)"),
+])
+def test_a_signal_in_any_command_is_one_line_and_128_plus_its_number(monkeypatch, stop, code, line):
     from stacks import config
 
     def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+        raise stop
 
     monkeypatch.setattr(config, "load", interrupted)
     result = invoke("plan", "staging")
-    assert result.exit_code == 130
-    assert result.stderr.strip() == "error: interrupted (Ctrl-C)"
+    assert result.exit_code == code
+    assert result.stderr.strip() == line
 
 
 @pytest.mark.parametrize("args", [["policy", "list"], ["runbook", "docs"], ["policy", "list", "--json"]])

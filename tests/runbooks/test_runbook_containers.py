@@ -239,6 +239,7 @@ def test_the_same_container_by_id_or_short_id_from_another_state_dir_is_refused(
 @pytest.mark.parametrize(("sig", "how", "code"), [
     (signal.SIGINT, "Ctrl-C", 130),
     (signal.SIGTERM, "SIGTERM", 143),  # what a supervisor (systemd, a cancelled CI job, `kill`) sends
+    (signal.SIGHUP, "SIGHUP", 129),  # the on-call's SSH session dropped
 ])
 def test_an_interrupted_run_records_where_it_stopped_and_exits_128_plus_the_signal(engine, state_dir, sig, how,
                                                                                     code):
