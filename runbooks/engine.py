@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
-from runbooks.incident import IncidentRecord, append_audit, append_incident, signals_deferred
+from runbooks.incident import IncidentRecord, append_audit, append_incident, render, signals_deferred
 from runbooks.lease import ClusterLease, LeaseUnavailable
 from runbooks.lock import target_lock
 from runbooks.probes import Probe
@@ -205,17 +205,35 @@ def _real_run(run: Run, paths: StatePaths, confirm: Confirm) -> str:
         record.stopped_at = run._step
         outcome = f"stopped during step '{run._step}': {exc}"
         exit_code, error = exc.exit_code, exc
+    except Exception as exc:  # a bug: recorded like any stop (the target may have been changed), then raised
+        record.stopped_at = run._step
+        outcome = f"failed unexpectedly during step '{run._step}': {type(exc).__name__}: {exc}"
+        record.follow_ups.append(f"check {record.target}: the run stopped during '{run._step}'")
+        exit_code, error = ExitCode.FAILED, exc
     record.log("outcome", outcome)
     record.finish(outcome)
     with signals_deferred():  # a second Ctrl-C must not cut the record short
-        append_incident(paths.incident_log, record)
-        append_audit(paths.audit_log, record, exit_code=int(exit_code), incident_log=paths.incident_log)
+        _write_record(run, paths, int(exit_code))
     if error is not None:
         raise error
     if run.failure:
         raise OperationFailed(redact(run.failure),
                               hint=f"next: {run.target.next_action}; incident record in {paths.incident_log}")
     return outcome
+
+
+def _write_record(run: Run, paths: StatePaths, exit_code: int) -> None:
+    """Append the incident record and the audit line. The directory was checked before the run; if it
+    fails now (the disk filled up meanwhile), the record goes to the output instead of being lost."""
+    try:
+        append_incident(paths.incident_log, run.record)
+    except OSError as exc:
+        run.say(f"warning: could not append the incident record to {paths.incident_log} ({exc.strerror or exc}); "
+                f"here it is, keep it:\n{render(run.record)}")
+    try:
+        append_audit(paths.audit_log, run.record, exit_code=exit_code, incident_log=paths.incident_log)
+    except OSError as exc:
+        run.say(f"warning: could not append the audit line to {paths.audit_log} ({exc.strerror or exc})")
 
 
 def _run_steps(run: Run, confirm: Confirm) -> str:
