@@ -31,6 +31,7 @@ class _ErrorBoundary(TyperGroup):
     """The one place where an expected error becomes one line on stderr and its exit code."""
 
     def make_context(self, *args, **kwargs):
+        _sane_widths()
         with _one_line_usage_errors("infra"):  # `infra --bogus`: raised before invoke
             return super().make_context(*args, **kwargs)
 
@@ -66,6 +67,17 @@ def _silence_stdout() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def _sane_widths() -> None:
+    """Ignore a nonsensical terminal width before any console is made: COLUMNS=0 would print nothing (errors
+    included), COLUMNS=1 one letter per line, TERMINAL_WIDTH=abc a traceback from the help."""
+    import os
+
+    for name in ("COLUMNS", "TERMINAL_WIDTH"):
+        raw = os.environ.get(name)
+        if raw is not None and not (raw.isdigit() and 20 <= int(raw) <= 10_000):
+            del os.environ[name]
 
 
 @contextmanager

@@ -113,3 +113,17 @@ def test_runbook_list_and_show_json():
     assert doc["runbook"]["usage"].startswith("infra runbook run temporal-restart --env ENV")
     unknown = invoke("runbook", "show", "nope", "--json")
     assert unknown.exit_code == 2 and unknown.stdout == ""
+
+
+@pytest.mark.parametrize(("name", "value"), [("COLUMNS", "0"), ("COLUMNS", "1"), ("COLUMNS", "-5"),
+                                             ("TERMINAL_WIDTH", "abc"), ("TERMINAL_WIDTH", "0")])
+def test_a_nonsensical_terminal_width_is_ignored(name, value):
+    env = {**os.environ, name: value}
+    error = subprocess.run([INFRA, "plan", "qa"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert error.returncode == 2
+    assert error.stderr == "error: unknown environment 'qa' (use one of: staging, prod)\n"  # not swallowed
+    listed = subprocess.run([INFRA, "runbook", "list"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert "temporal-restart     Restart Temporal when its health check fails\n" in listed.stdout
+    helped = subprocess.run([INFRA, "-h"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "Usage: infra" in helped.stdout and "Traceback" not in helped.stderr
