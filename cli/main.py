@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Annotated
 
 import typer
@@ -62,9 +62,8 @@ def _silence_stdout() -> None:
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (a test runner's buffer)
-        pass
+        with suppress(OSError, ValueError):  # stdout is not a real file (a test runner's buffer)
+            os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
 
@@ -121,6 +120,8 @@ def _options(
                                           callback=_print_version)] = False,
 ) -> None:
     pass
+
+
 app.command("plan", epilog=EXIT_CODES_HELP)(plan_cmd.plan)
 for _name in ("preview", "up", "refresh", "destroy", "outputs", "history"):
     app.command(_name, epilog=EXIT_CODES_HELP)(getattr(stack_cmd, _name))
