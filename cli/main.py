@@ -30,10 +30,12 @@ EXIT_CODES_HELP = (
 class _ErrorBoundary(TyperGroup):
     """The one place where an expected error becomes one line on stderr and its exit code."""
 
-    def make_context(self, *args, **kwargs):
+    def make_context(self, info_name, args, *rest, **kwargs):
         _sane_widths()
+        options = args[:args.index("--")] if "--" in args else args
+        _print_version("--version" in options)  # after any command too: `infra plan --version`
         with _one_line_usage_errors("infra"):  # `infra --bogus`: raised before invoke
-            return super().make_context(*args, **kwargs)
+            return super().make_context(info_name, args, *rest, **kwargs)
 
     def invoke(self, ctx):
         from cli.output import error_line

@@ -39,10 +39,11 @@ def test_every_command_takes_dash_h(path):
     assert short.stdout == long.stdout and "Usage: infra" in short.stdout
 
 
-def test_version():
-    result = invoke("--version")
-    assert result.exit_code == 0
-    assert result.stdout.strip() == f"infra {version('infra')}"
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "infra")
+def test_every_command_takes_version(path):
+    result = invoke(*path, "--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"infra {version('infra')}\n"
 
 
 @pytest.mark.parametrize(("stop", "code", "line"), [
