@@ -159,9 +159,23 @@ def _validated(env: str, *, applying: bool = False):
     cfg = stack_config.load(env, path)
     left = stack_config.example_values(cfg) if applying else []
     if left:
-        raise InvalidInput(f"{path.name} still has example values: {'; '.join(left)}; nothing was changed",
-                           hint="put your own first (README, Before the first `infra up`)")
+        raise InvalidInput(f"{path.name} still has example values: {'; '.join(left)}"
+                           f"{_also_missing(env)}; nothing was changed",
+                           hint=f"put your own first (README, Before the first `infra up`); `infra doctor {env}` "
+                                "lists everything with its fix")
     return cfg
+
+
+def _also_missing(env: str) -> str:
+    """The prerequisites a fresh clone also lacks, so the first refusal names everything at once."""
+    from stacks import workspace
+    from stacks.errors import InvalidInput, MissingPrerequisite
+
+    try:
+        workspace.prerequisites(env, cloud=True)
+    except (MissingPrerequisite, InvalidInput) as exc:
+        return f"; and {exc.message}"
+    return ""
 
 
 # --- commands --------------------------------------------------------------------------------------------

@@ -312,16 +312,25 @@ def open_stack(env: str, *, cloud: bool, create: bool = False) -> StackOperation
     from stacks.project import project_dir
 
     check_environment(env)
+    settings, pulumi_path = prerequisites(env, cloud=cloud)
+    return PulumiStack(env, project_dir(), settings, pulumi_path, create=create)
+
+
+def prerequisites(env: str, *, cloud: bool) -> tuple[BackendSettings, str]:
+    """The backend settings and the pulumi CLI, once everything a stack command needs is there; otherwise
+    MissingPrerequisite naming every missing one at once (a malformed backend URL: InvalidInput)."""
+    from stacks.project import project_dir
+
     project = project_dir()
     missing: list[MissingPrerequisite] = []
-    settings = _checked(missing, lambda: backend_settings(project))  # a malformed URL is exit 2 at once
+    settings = _checked(missing, lambda: backend_settings(project))
     pulumi_path = _checked(missing, lambda: require_pulumi(env))
     if cloud or settings is None or settings.needs_aws:  # None: an S3 backend that lacks its KMS provider
         _checked(missing, lambda: require_aws_credentials(env))
     if missing:
         raise missing[0] if len(missing) == 1 else _all_missing(env, missing)
     assert settings is not None and pulumi_path is not None
-    return PulumiStack(env, project, settings, pulumi_path, create=create)
+    return settings, pulumi_path
 
 
 def _checked(missing: list[MissingPrerequisite], check: Callable[[], Any]) -> Any:

@@ -296,6 +296,21 @@ def test_a_fresh_clone_hears_every_missing_prerequisite_at_once_and_keeps_nothin
         assert line.count("works offline") == 1
     assert not (real_open / ".pulumi-state").exists()  # no passphrase generated for a command that failed
 
+    # As cloned: the shipped example values are still there too. One refusal names all of it (exit 2 first,
+    # as doctor orders them: the settings are the user's to fix before anything else).
+    from stacks import config
+    from tests.ops.conftest import SHIPPED_EXAMPLE_VALUES
+
+    monkeypatch.setattr(config, "example_values", SHIPPED_EXAMPLE_VALUES)
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line.startswith("error: Pulumi.staging.yaml still has example values: eks.publicAccessCidrs")
+    assert ("; and 2 prerequisites are missing: the pulumi CLI is not on PATH (install it with" in line
+            and "; no AWS credentials found (" in line)
+    assert line.endswith("`infra doctor staging` lists everything with its fix)")
+    assert not (real_open / ".pulumi-state").exists()
+
 
 def test_a_stack_that_cannot_be_opened_leaves_no_passphrase_behind(infra, real_open, monkeypatch):
     from pulumi import automation as auto
