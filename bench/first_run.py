@@ -35,8 +35,7 @@ def readme_first_command() -> str:
 def _timed(command: str, cwd: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PROJECT"))}
     start = time.perf_counter()
-    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0 or "Guardrails:" not in done.stdout:
         raise SystemExit(f"the README's first command failed in {cwd} (exit {done.returncode}):\n"

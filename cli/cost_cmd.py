@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from cli.options import days as days_option
+
 app = typer.Typer(help="Cost: the monthly estimate from the plan; actual spend, the daily report, the circuit "
                        "breaker.", no_args_is_help=True)
 
@@ -21,20 +23,24 @@ def estimate(
 ) -> None:
     """Monthly cost per resource and in total, against the environment's budget."""
     from cli.guardrails_view import print_estimate
-    from cli.output import console
+    from cli.output import console, err_console
     from policies import cost
     from policies.check import resources_of_plan
     from stacks import config as stack_config
     from stacks import offline
-    from stacks.project import stack_file
+    from stacks.project import stack_file, what_if_note
 
-    cfg = stack_config.load(env, stack_file(env, config))
+    path = stack_file(env, config)
+    cfg = stack_config.load(env, path)
     plan = offline.run(cfg)
     result = cost.estimate(env, cfg.region, resources_of_plan(plan), budget_usd=cfg.budget.monthly_usd)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         print_estimate(console(), result)
+    what_if = what_if_note(env, path) if config is not None else None
+    if what_if:
+        (err_console if as_json else console()).print(what_if, style="bold yellow", markup=False)
 
 
 FORMATS = ("table", "markdown", "json")
@@ -43,7 +49,7 @@ FORMATS = ("table", "markdown", "json")
 @app.command("report")
 def report(
     env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
-    days: Annotated[int, typer.Option("--days", help="Days of daily spend to show.")] = 14,
+    days: Annotated[int, days_option("Days of daily spend to show (1-365).")] = 14,
     fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report) or json.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
     notify: Annotated[bool, typer.Option(
@@ -57,8 +63,6 @@ def report(
     from stacks.project import stack_file
 
     cfg = stack_config.load(env, stack_file(env))
-    if days < 1:
-        raise InvalidInput(f"--days {days}: give a positive number of days", hint="e.g. --days 14")
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if out is not None and not out.parent.is_dir():
@@ -77,10 +81,8 @@ def report(
         from cli.output import console
 
         if text is None:
-            from rich.console import Console
-
             with out.open("w", encoding="utf-8") as handle:
-                _print_spend(Console(file=handle, width=120, highlight=False), result)
+                _print_spend(console(file=handle), result)
         else:
             out.write_text(text, encoding="utf-8")
         console().print(f"wrote {out} (circuit breaker: {result.state})", markup=False)

@@ -110,8 +110,7 @@ def _backend() -> str:
     from stacks.workspace import STATE_DIR, backend_settings
 
     project = project_dir()
-    # Read-only: with a passphrase named here, backend_settings does not generate the local one.
-    settings = backend_settings(project, {**os.environ, "PULUMI_CONFIG_PASSPHRASE": ""})
+    settings = backend_settings(project)  # reads only: the passphrase is generated when a stack is opened
     if not settings.is_local:
         return f"{settings.url} (shared); secrets provider: {settings.secrets_provider or 'the backend'}"
     if os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):

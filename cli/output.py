@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
@@ -10,12 +11,23 @@ from rich.markup import escape
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def console() -> Console:
-    # Created per call so tests that capture stdout (CliRunner) see the output. Piped output gets a
-    # log-friendly width instead of rich's 80 columns, unless COLUMNS says otherwise.
-    out = Console(highlight=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich exits 1 here; the CLI's boundary (cli.main) ends quietly with 0, as for any other write.
+        self.quiet = True
+        raise BrokenPipeError
+
+
+# Piped or written to a file, a table row stays on one line (grep, diff and logs see whole rows, never a
+# word broken across lines): wide enough never to wrap, unless COLUMNS says otherwise.
+UNWRAPPED = 10_000
+
+
+def console(file: IO[str] | None = None) -> Console:
+    # Created per call so tests that capture stdout (CliRunner) see the output.
+    out = _Console(highlight=False, file=file)
     if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = 140
+        out.width = UNWRAPPED
     return out
 
 

@@ -34,11 +34,12 @@ def plan(
     """
     from cli import plan_view
     from cli.guardrails_view import cost_line, enforce, print_report
+    from cli.output import console, err_console
     from policies import cost
     from policies.check import check_plan, resources_of_plan
     from stacks import config as stack_config
     from stacks import offline
-    from stacks.project import stack_file
+    from stacks.project import stack_file, what_if_note
 
     path = stack_file(env, config)
     cfg = stack_config.load(env, path)
@@ -46,12 +47,17 @@ def plan(
     result = offline.run(cfg)
     report = check_plan(result, cfg)
     spend = cost.estimate(env, cfg.region, resources_of_plan(result), budget_usd=cfg.budget.monthly_usd)
+    what_if = what_if_note(env, path) if config is not None else None
+    if what_if:
+        (err_console if as_json else console()).print(what_if, style="bold yellow", markup=False)
     if base is not None:
         _compare(base, result, cfg, spend, report, as_json)
         return
     out = plan_view.show(result, cfg.region, as_json)
     print_report(out, report)
     out.print(cost_line(spend), markup=False)
+    if what_if:
+        out.print(what_if, style="bold yellow", markup=False)  # again at the end, where the verdict is read
     enforce(report)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,9 @@ app = typer.Typer(help="Guardrails: the policy pack's rules, and checking saved 
 
 
 @app.command("list")
-def list_rules() -> None:
+def list_rules(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")] = False,
+) -> None:
     """Show every rule, its enforcement level and the closest checkov check."""
     from rich import box
     from rich.table import Table
@@ -19,6 +22,11 @@ def list_rules() -> None:
     from cli.output import console
     from policies.rules import ALL_RULES
 
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "rules": [
+            {"name": r.name, "enforcement": str(r.enforcement), "description": r.description, "fix": r.fix,
+             "checkov": r.checkov} for r in ALL_RULES]}, indent=2))
+        return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("rule", "level", "what it requires", "checkov"):
         table.add_column(column, overflow="fold")

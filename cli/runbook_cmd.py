@@ -6,12 +6,15 @@ and grpc load inside the commands.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+
+from cli.options import seconds
 
 EXIT_CODES = "Exit codes: 0 ok/healthy · 1 not recovered · 2 invalid input · 3 missing prerequisite · 4 locked."
 
@@ -69,22 +72,37 @@ def _execute(runbook, inputs, *, dry_run: bool, yes: bool) -> None:
         _say(f"incident record: {paths.incident_log}")
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")]
+
+
 @app.command("list")
-def list_runbooks() -> None:
+def list_runbooks(as_json: JsonOpt = False) -> None:
     """List the runbooks."""
     from runbooks.registry import RUNBOOKS
 
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "runbooks": [{"name": rb.name, "title": rb.title}
+                                                          for rb in RUNBOOKS.values()]}, indent=2))
+        return
     for rb in RUNBOOKS.values():
         _say(f"{rb.name:<20} {rb.title}")
 
 
 @app.command("show")
-def show(name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")]) -> None:
+def show(name: Annotated[str, typer.Argument(help="Runbook name (see `infra runbook list`).")],
+         as_json: JsonOpt = False) -> None:
     """Show a runbook's steps: what each does, whether it changes things, and what it needs."""
     from runbooks.registry import get
 
     with _redacted_errors():
         rb = get(name)
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "runbook": {
+            "name": rb.name, "title": rb.title, "summary": rb.summary, "usage": rb.usage,
+            "targetForms": rb.target_forms, "whenItFails": rb.when_it_fails,
+            "steps": [{"name": step.name, "does": step.does, "needs": step.needs, "mutating": step.mutating}
+                      for step in rb.steps]}}, indent=2))
+        return
     _say(f"{rb.name}: {rb.title}\n\n{rb.summary}\n\nusage: {rb.usage}\n\nsteps:")
     for index, step in enumerate(rb.steps, 1):
         marker = " [changes things]" if step.mutating else ""
@@ -110,10 +128,10 @@ def run(
              "k8s://NAMESPACE/deployment/NAME, rds://IDENTIFIER, secretsmanager://NAME.")] = None,
     health: Annotated[str | None, typer.Option(
         help="Override the probe: tcp://HOST:PORT, http(s)://..., grpc://HOST:PORT.")] = None,
-    timeout: Annotated[float | None, typer.Option(
-        help="Seconds for the restart and recovery (default: the environment's config).", min=0.1)] = None,
-    grace: Annotated[float | None, typer.Option(
-        help="Seconds it must stay healthy after recovering (default: config).", min=0)] = None,
+    timeout: Annotated[float | None, seconds(
+        "Seconds for the restart and recovery (default: the environment's config).")] = None,
+    grace: Annotated[float | None, seconds(
+        "Seconds it must stay healthy after recovering (default: config).", zero_ok=True)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Observe and show the plan; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -151,7 +169,7 @@ def restart_container(
     health: Annotated[str | None, typer.Option(
         help="Probe that must pass: tcp://HOST:PORT, http(s)://..., grpc://HOST:PORT. "
              "Required for docker; kubernetes defaults to the rollout status.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the restart and the probe.")] = 60.0,
+    timeout: Annotated[float, seconds("Seconds to wait for the restart and the probe.")] = 60.0,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restart a container and wait until its health probe passes (exit 0) or the timeout expires (exit 1)."""

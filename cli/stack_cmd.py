@@ -161,9 +161,23 @@ def _validated(env: str, *, applying: bool = False):
     cfg = stack_config.load(env, path)
     left = stack_config.example_values(cfg) if applying else []
     if left:
-        raise InvalidInput(f"{path.name} still has example values: {'; '.join(left)}; nothing was changed",
-                           hint="put your own first (README, Before the first `infra up`)")
+        raise InvalidInput(f"{path.name} still has example values: {'; '.join(left)}"
+                           f"{_also_missing(env)}; nothing was changed",
+                           hint=f"put your own first (README, Before the first `infra up`); `infra doctor {env}` "
+                                "lists everything with its fix")
     return cfg
+
+
+def _also_missing(env: str) -> str:
+    """The prerequisites a fresh clone also lacks, so the first refusal names everything at once."""
+    from stacks import workspace
+    from stacks.errors import InvalidInput, MissingPrerequisite
+
+    try:
+        workspace.prerequisites(env, cloud=True)
+    except (MissingPrerequisite, InvalidInput) as exc:
+        return f"; and {exc.message}"
+    return ""
 
 
 # --- commands --------------------------------------------------------------------------------------------
@@ -304,7 +318,10 @@ def outputs(
     out.print(table)
 
 
-def history(env: EnvArg) -> None:
+def history(
+    env: EnvArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")] = False,
+) -> None:
     """List the stack's updates, newest first: who changed what, when, and whether it worked."""
     from rich.markup import escape
     from rich.table import Table
@@ -315,6 +332,13 @@ def history(env: EnvArg) -> None:
 
     check_environment(env)
     records = workspace.open_stack(env, cloud=False).history()
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "environment": env, "updates": [{
+            "version": r.version, "kind": r.kind, "result": r.result, "message": r.message,
+            "startTime": r.start_time.isoformat() if r.start_time else None,
+            "endTime": r.end_time.isoformat() if r.end_time else None, "changes": r.changes,
+        } for r in records]}, indent=2))
+        return
     out = console()
     if not records:
         out.print(f"{env} has no updates yet")

@@ -170,7 +170,17 @@ def _print(env: str, readings: list[Reading]) -> None:
         table.add_row(r.part, style[r.state], escape(r.detail))
     out = console()
     out.print(table)
+    out.print(verdict(readings))
+
+
+def verdict(readings: list[Reading]) -> str:
+    """The last line: never "nothing needs attention" about parts that could not be read."""
     needs = [r.part for r in readings if r.state == ATTENTION]
-    out.print(f"needs attention: {', '.join(needs)} (runbooks: `infra runbook list`)" if needs
-              else "healthy" if all(r.state == OK for r in readings)
-              else "nothing needs attention in what could be read")
+    unknown = [r.part for r in readings if r.state == UNKNOWN]
+    if needs:
+        return f"needs attention: {', '.join(needs)} (runbooks: `infra runbook list`)"
+    if not unknown:
+        return "healthy"
+    if len(unknown) == len(readings):
+        return "could not tell: no part could be read (each row says why; `infra doctor` checks access)"
+    return f"could not read {', '.join(unknown)}; nothing needs attention in the rest"

@@ -108,7 +108,9 @@ class RdsInstance(AwsTarget):
         return found["DBInstances"][0]
 
     def ensure_exists(self) -> None:
-        self._check_environment(tag_dict(self.describe().get("TagList")))
+        db = self.describe()
+        self.resolved = db.get("DBInstanceArn")
+        self._check_environment(tag_dict(db.get("TagList")))
 
     def reboot_with_failover(self) -> dict[str, Any]:
         return call(f"reboot {self.kind} {self.name} with failover", self.client.reboot_db_instance,
@@ -144,6 +146,7 @@ class ReplicationGroup(AwsTarget):
 
     def ensure_exists(self) -> None:
         group = self.describe()
+        self.resolved = group["ARN"]
         tags = call(f"read the tags of {self.kind} {self.name}", self.client.list_tags_for_resource,
                     ResourceName=group["ARN"])
         self._check_environment(tag_dict(tags.get("TagList")))
@@ -173,7 +176,9 @@ class Secret(AwsTarget):
         return call(f"describe {self.kind} {self.name}", self.client.describe_secret, SecretId=self.name)
 
     def ensure_exists(self) -> None:
-        tags = tag_dict(self.describe().get("Tags"))
+        secret = self.describe()
+        self.resolved = secret.get("ARN")
+        tags = tag_dict(secret.get("Tags"))
         database = tags.get("aws:rds:primaryDBInstanceArn")
         if "environment" not in tags and database:
             # An RDS-managed master secret carries RDS's tags, not ours: it is its database's environment's.

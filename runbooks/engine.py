@@ -3,7 +3,8 @@
 A step observes, decides, acts or verifies. The engine adds what every runbook needs: a dry run
 that stops before the first mutating step, confirmation before mutating, one run per target (a lock on
 this machine and, for targets in a cluster, a Lease there),
-a record of where a Ctrl-C stopped it, and an incident record + audit line for every real run.
+a record of where a Ctrl-C, SIGTERM or SIGHUP stopped it (exit 130 / 143 / 129), and an incident record + audit line for
+every real run, whose state directory is checked to be writable before anything is changed.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
-from runbooks.incident import IncidentRecord, append_audit, append_incident
+from runbooks.incident import IncidentRecord, append_audit, append_incident, render, signals_deferred
 from runbooks.lease import ClusterLease, LeaseUnavailable
 from runbooks.lock import target_lock
 from runbooks.probes import Probe
 from runbooks.state import StatePaths
 from runbooks.targets import Target, TargetRef, connect
-from runbooks.waiting import Deadline
+from runbooks.waiting import Deadline, check_seconds
 from stacks import audit
-from stacks.errors import ExitCode, InfraError, OperationFailed
+from stacks.errors import ExitCode, InfraError, Interrupted, OperationFailed, Terminated
 from stacks.redact import redact
 
 
@@ -83,6 +84,11 @@ class RunInputs:
     grace: float = 0.0
     environment: str | None = None
 
+    def __post_init__(self) -> None:
+        # The command line bounds its options already; a stack file's values arrive here too.
+        check_seconds("the timeout", self.timeout)
+        check_seconds("the grace window", self.grace, zero_ok=True)
+
 
 @dataclass
 class Run:
@@ -132,7 +138,8 @@ def execute(runbook: Runbook, inputs: RunInputs, *, paths: StatePaths, dry_run: 
                f"timeout {inputs.timeout:g} s" + (f" · grace {inputs.grace:g} s" if inputs.grace else "")))
     if dry_run:
         return _dry_run(run)
-    with target_lock(str(inputs.target), paths.locks, runbook=runbook.name), _cluster_lock(run):
+    paths.ensure_writable()  # a run whose record cannot be written must not start (exit 3, nothing changed)
+    with target_lock(str(inputs.target), target.identity, runbook=runbook.name), _cluster_lock(run):
         return _real_run(run, paths, confirm)
 
 
@@ -187,26 +194,46 @@ def _real_run(run: Run, paths: StatePaths, confirm: Confirm) -> str:
         if run.failure:
             exit_code = ExitCode.FAILED
             record.follow_ups.append(f"next action: {run.target.next_action}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         record.stopped_at = run._step
-        outcome = f"interrupted (Ctrl-C) during step '{run._step}'"
+        how, signum = (stop.name, stop.signum) if isinstance(stop, Terminated) else ("Ctrl-C", 2)
+        outcome = f"interrupted ({how}) during step '{run._step}'"
         record.follow_ups.append(f"check {record.target}: the run stopped during '{run._step}'")
-        exit_code = ExitCode.FAILED
-        error = OperationFailed(outcome, hint=f"incident record in {paths.incident_log}")
+        error = Interrupted(outcome, hint=f"incident record in {paths.incident_log}", signum=signum)
+        exit_code = error.exit_code
     except InfraError as exc:
         record.stopped_at = run._step
         outcome = f"stopped during step '{run._step}': {exc}"
         exit_code, error = exc.exit_code, exc
+    except Exception as exc:  # a bug: recorded like any stop (the target may have been changed), then raised
+        record.stopped_at = run._step
+        outcome = f"failed unexpectedly during step '{run._step}': {type(exc).__name__}: {exc}"
+        record.follow_ups.append(f"check {record.target}: the run stopped during '{run._step}'")
+        exit_code, error = ExitCode.FAILED, exc
     record.log("outcome", outcome)
     record.finish(outcome)
-    append_incident(paths.incident_log, record)
-    append_audit(paths.audit_log, record, exit_code=int(exit_code), incident_log=paths.incident_log)
+    with signals_deferred():  # a second Ctrl-C must not cut the record short
+        _write_record(run, paths, int(exit_code))
     if error is not None:
         raise error
     if run.failure:
         raise OperationFailed(redact(run.failure),
                               hint=f"next: {run.target.next_action}; incident record in {paths.incident_log}")
     return outcome
+
+
+def _write_record(run: Run, paths: StatePaths, exit_code: int) -> None:
+    """Append the incident record and the audit line. The directory was checked before the run; if it
+    fails now (the disk filled up meanwhile), the record goes to the output instead of being lost."""
+    try:
+        append_incident(paths.incident_log, run.record)
+    except OSError as exc:
+        run.say(f"warning: could not append the incident record to {paths.incident_log} ({exc.strerror or exc}); "
+                f"here it is, keep it:\n{render(run.record)}")
+    try:
+        append_audit(paths.audit_log, run.record, exit_code=exit_code, incident_log=paths.incident_log)
+    except OSError as exc:
+        run.say(f"warning: could not append the audit line to {paths.audit_log} ({exc.strerror or exc})")
 
 
 def _run_steps(run: Run, confirm: Confirm) -> str:
@@ -218,6 +245,7 @@ def _run_steps(run: Run, confirm: Confirm) -> str:
             run.record.log(step.name, f"skipped: {skip}")
             continue
         if step.mutating and not confirmed:
+            run._step = f"confirm {step.name}"  # a Ctrl-C at the prompt is recorded as before any change
             if not confirm(run, step):
                 raise OperationFailed("aborted by the operator before any change; nothing was changed")
             confirmed = True

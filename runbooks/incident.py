@@ -3,7 +3,11 @@ timeline with timestamps, observations, actions, outcome, follow-ups. Plus one J
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,3 +106,18 @@ def append_audit(log: Path, record: IncidentRecord, *, exit_code: int, incident_
         actions=record.actions,
         incident_log=str(incident_log),
     )
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP while the record is written; they are delivered (and acted on) right
+    after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -26,8 +26,6 @@ RUNTIMES = ("docker", "kubernetes")
 def resolve(name: str, *, runtime: str, health: str | None, timeout: float) -> RunInputs:
     if runtime not in RUNTIMES:
         raise InvalidInput(f"unknown runtime {runtime!r}", hint=f"use one of: {', '.join(RUNTIMES)}")
-    if timeout <= 0:
-        raise InvalidInput(f"--timeout must be positive (got {timeout:g})")
     probe = parse_probe(health) if health else None
     if runtime == "docker":
         if probe is None:

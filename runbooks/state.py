@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from stacks.errors import MissingPrerequisite
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,28 @@ class StatePaths:
     def audit_log(self) -> Path:
         return self.root / "audit.jsonl"
 
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
+    def ensure_writable(self) -> None:
+        """Create the directory, open both records for appending and write a probe file to the disk (a real
+        write test: permissions, read-only filesystems, a file in the way, a full disk), before a run changes
+        anything."""
+        probe = self.root / f".write-test-{os.getpid()}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for record in (self.incident_log, self.audit_log):
+                with record.open("a", encoding="utf-8"):
+                    pass
+            with probe.open("wb") as handle:
+                handle.write(b"x" * 4096)  # about one record's worth
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            where = exc.filename or self.root
+            raise MissingPrerequisite(
+                f"cannot write the run's record to {where}: {exc.strerror or exc}; nothing was changed",
+                hint="free space or make it writable, or set INFRA_STATE_DIR to a writable directory") from None
+        finally:
+            with contextlib.suppress(OSError):  # nothing there to remove (no directory, a file in the way)
+                probe.unlink()
 
 
 def state_paths() -> StatePaths:

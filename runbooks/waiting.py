@@ -6,9 +6,26 @@ history (for the incident record) and a cap on the poll interval (to notice reco
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from stacks.errors import InvalidInput
+
+# Every wait a runbook is given is bounded here, whether it comes from the command line or a stack file:
+# NaN or infinity would never end (or crash the clock arithmetic), and a day is longer than any incident
+# procedure should block on one step.
+MAX_WAIT_SECONDS = 86_400.0
+
+
+def check_seconds(what: str, value: float, *, zero_ok: bool = False, maximum: float = MAX_WAIT_SECONDS) -> float:
+    """``value`` if it is a finite number of seconds in (0 | [0 when ``zero_ok``) .. maximum], else InvalidInput."""
+    bounds = f"from 0 to {maximum:g}" if zero_ok else f"more than 0 and at most {maximum:g}"
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0) and value <= maximum):
+        raise InvalidInput(f"{what} {value:g}: give a finite number of seconds, {bounds}",
+                           hint=f"e.g. {what} 60" if what.startswith("--") else None)
+    return value
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ State and secrets (see docs/operations.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -185,19 +186,34 @@ def backend_settings(project: Path, environ: Mapping[str, str] | None = None) ->
     if provider == "passphrase" and not (
         environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
     ):
-        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(_local_passphrase(project / STATE_DIR))
+        # Generated on first use by PulumiStack, once every prerequisite is there (_local_state).
+        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(project / STATE_DIR / "passphrase")
     return BackendSettings(url=url, secrets_provider=provider, env=env)
 
 
-def _local_passphrase(state: Path) -> Path:
-    """A passphrase generated once for the local backend, readable only by its owner."""
-    path = state / "passphrase"
-    if not path.exists():
+@contextmanager
+def _local_state(settings: BackendSettings) -> Iterator[None]:
+    """The local backend's directory and generated passphrase (readable only by its owner), created on first
+    use; removed again if the stack cannot be opened, so a failed first command leaves nothing behind."""
+    created: list[Path] = []
+    if settings.is_local:
+        state = Path(settings.url.removeprefix("file://"))
+        missing = [p for p in (state, *state.parents) if not p.exists()]
         state.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-    return path
+        created += reversed(missing)
+        passphrase = Path(settings.env.get("PULUMI_CONFIG_PASSPHRASE_FILE", ""))
+        if passphrase == state / "passphrase" and not passphrase.exists():
+            fd = os.open(passphrase, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            created.append(passphrase)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        yield
+    except BaseException:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.unlink() if path.is_file() else path.rmdir()  # a directory only if still empty
+        raise
 
 
 # --- prerequisites ---------------------------------------------------------------------------------------
@@ -307,13 +323,42 @@ def open_project_stack(name: str, work_dir: Path, *, cloud: bool, create: bool =
     """Stack ``name`` of the Pulumi project in ``work_dir`` (the environments', or another such as the
     bootstrap's), on the same state backend; prerequisites checked as ``open_stack`` says. ``offline``: the
     hint naming the command that works without them (default: `infra plan NAME`)."""
+    settings, pulumi_path = prerequisites(name, cloud=cloud, offline=offline)
+    return PulumiStack(name, work_dir, settings, pulumi_path, create=create)
+
+
+def prerequisites(env: str, *, cloud: bool, offline: str | None = None) -> tuple[BackendSettings, str]:
+    """The backend settings and the pulumi CLI, once everything a stack command needs is there; otherwise
+    MissingPrerequisite naming every missing one at once (a malformed backend URL: InvalidInput)."""
     from stacks.project import project_dir
 
-    settings = backend_settings(project_dir())
-    pulumi_path = require_pulumi(name, offline)
-    if cloud or settings.needs_aws:
-        require_aws_credentials(name, offline)
-    return PulumiStack(name, work_dir, settings, pulumi_path, create=create)
+    project = project_dir()
+    missing: list[MissingPrerequisite] = []
+    settings = _checked(missing, lambda: backend_settings(project))
+    pulumi_path = _checked(missing, lambda: require_pulumi(env, offline))
+    if cloud or settings is None or settings.needs_aws:  # None: an S3 backend that lacks its KMS provider
+        _checked(missing, lambda: require_aws_credentials(env, offline))
+    if missing:
+        raise missing[0] if len(missing) == 1 else _all_missing(env, missing, offline)
+    assert settings is not None and pulumi_path is not None
+    return settings, pulumi_path
+
+
+def _checked(missing: list[MissingPrerequisite], check: Callable[[], Any]) -> Any:
+    """Run one prerequisite check; a missing prerequisite is collected so that all are reported together."""
+    try:
+        return check()
+    except MissingPrerequisite as exc:
+        missing.append(exc)
+        return None
+
+
+def _all_missing(env: str, missing: list[MissingPrerequisite], offline: str | None = None) -> MissingPrerequisite:
+    """Every missing prerequisite in one line (as `infra doctor` lists them), not one per attempt."""
+    works_offline = offline or OFFLINE_HINT.format(env=env)
+    parts = [f"{e.message} ({e.hint.removesuffix('; ' + works_offline)})" if e.hint else e.message for e in missing]
+    return MissingPrerequisite(f"{len(missing)} prerequisites are missing: {'; '.join(parts)}",
+                               hint=f"`infra doctor{'' if offline else ' ' + env}` checks them all; {works_offline}")
 
 
 class PulumiStack:
@@ -326,18 +371,11 @@ class PulumiStack:
         self.environment = environment
         self.project = project
         self.settings = settings
-        if settings.is_local:
-            Path(settings.url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         on_path = shutil.which("pulumi") == pulumi_path
         root = None if on_path else str(Path(pulumi_path).parent.parent)
         try:
-            command = auto.PulumiCommand(root=root, skip_version_check=True)
-            opts = auto.LocalWorkspaceOptions(
-                work_dir=str(project), env_vars=settings.env, secrets_provider=settings.secrets_provider,
-                pulumi_command=command,
-            )
-            choose = auto.create_or_select_stack if create else auto.select_stack
-            self._stack = choose(stack_name=environment, work_dir=str(project), opts=opts)
+            with _local_state(settings):
+                self._stack = self._open(environment, project, settings, root, create=create)
         except auto.StackNotFoundError:
             raise MissingPrerequisite(
                 f"{environment} has not been created yet: no stack {environment} in {settings.url}",
@@ -348,6 +386,18 @@ class PulumiStack:
                 f"state backend {settings.url} unreachable: {_pulumi_error(exc)}",
                 hint=f"check {BACKEND_ENV}, your credentials and network; " + OFFLINE_HINT.format(env=environment),
             ) from None
+
+    @staticmethod
+    def _open(environment: str, project: Path, settings: BackendSettings, root: str | None, *, create: bool):
+        from pulumi import automation as auto
+
+        command = auto.PulumiCommand(root=root, skip_version_check=True)
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(project), env_vars=settings.env, secrets_provider=settings.secrets_provider,
+            pulumi_command=command,
+        )
+        choose = auto.create_or_select_stack if create else auto.select_stack
+        return choose(stack_name=environment, work_dir=str(project), opts=opts)
 
     # operations
 

@@ -55,6 +55,13 @@ class EngineCheck:
 
 class Target(ABC):
     ref: str  # docker://NAME, k8s://NAMESPACE/KIND/NAME, rds://IDENTIFIER ...
+    resolved: str | None = None  # what ensure_exists found the reference names (container ID, UID, ARN)
+
+    @property
+    def identity(self) -> str:
+        """What the target is, however it was named: the key of its lock (runbooks/lock.py), so a name and
+        an ID of one container exclude each other."""
+        return self.resolved or self.ref
 
     @abstractmethod
     def ensure_exists(self) -> None:

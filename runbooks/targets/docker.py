@@ -103,7 +103,7 @@ class DockerTarget(ContainerTarget):
             ) from None
 
     def ensure_exists(self) -> None:
-        self._container()
+        self.resolved = f"docker-container://{self._container().id}"  # the full ID, whatever name was given
 
     def observe(self, log_lines: int = 5) -> TargetState:
         container = self._container()

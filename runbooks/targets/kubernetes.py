@@ -131,7 +131,8 @@ class KubernetesTarget(ContainerTarget):
         return self._call("read", read, self.name, self.namespace)
 
     def ensure_exists(self) -> None:
-        self._read()
+        uid = self._read().metadata.uid
+        self.resolved = f"k8s-uid://{uid}" if uid else None
 
     def cluster_lease(self, *, runbook: str, duration_seconds: float) -> ClusterLease:
         return ClusterLease(self._api_client, self.namespace, self.ref, runbook=runbook,

@@ -72,6 +72,39 @@ def test_config_what_if_plans_from_another_file(infra, write_config):
     assert groups == ["infra-staging-general", "infra-staging-gpu"]
 
 
+def test_a_what_if_plan_says_so_and_its_own_stack_file_does_not(infra, write_config):
+    from tests.conftest import ROOT
+
+    path = write_config("staging", name="what-if.yaml")
+    label = f"WHAT-IF: staging planned from {path}, not Pulumi.staging.yaml; `infra up staging` would not apply this"
+    shown = infra("plan", "staging", "--config", str(path))
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0] == label and lines[-1] == label  # first thing seen, and beside the verdict
+    as_json = infra("plan", "staging", "--config", str(path), "--json")
+    assert label in as_json.stderr and json.loads(as_json.stdout)["environment"] == "staging"
+    estimate = infra("cost", "estimate", "staging", "--config", str(path))
+    assert estimate.stdout.splitlines()[-1] == label
+    own = infra("plan", "staging", "--config", str(ROOT / "Pulumi.staging.yaml"))
+    assert "WHAT-IF" not in own.stdout
+
+
+def test_another_environments_stack_file_is_refused_under_this_name(infra, tmp_path, monkeypatch):
+    from stacks import offline
+    from tests.conftest import ROOT
+
+    monkeypatch.setattr(offline, "run", lambda cfg: pytest.fail("planned prod's file as staging"))
+    copy = tmp_path / "candidate.yaml"
+    copy.write_bytes((ROOT / "Pulumi.prod.yaml").read_bytes())
+    for path in (ROOT / "Pulumi.prod.yaml", copy):  # by its name, and by its content under another name
+        for command in (["plan", "staging"], ["cost", "estimate", "staging"]):
+            result = infra(*command, "--config", str(path))
+            assert result.exit_code == 2, result.output
+            assert result.stderr.strip() == (
+                f"error: --config {path} is prod's stack file, not a what-if for staging; nothing was planned "
+                "(run `infra plan prod`, or start a what-if for staging from a copy of Pulumi.staging.yaml)")
+
+
 BAD = [
     (["plan", "qa"], "unknown environment 'qa'"),
     (["plan", "../prod"], "unknown environment '../prod'"),

@@ -107,3 +107,38 @@ def test_unknown_environment_is_one_line_exit_2():
     result = infra("status", "qa")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: unknown environment 'qa' (use one of: staging, prod)"
+
+
+def test_when_no_part_can_be_read_it_says_it_could_not_tell_and_exits_3(monkeypatch):
+    # No AWS endpoint and no cluster reachable: every row is unknown, and so is the verdict.
+    from stacks.errors import MissingPrerequisite
+
+    def nothing(cfg):
+        raise MissingPrerequisite("no AWS credentials found")
+
+    from cli import status_cmd
+
+    for part in status_cmd.PARTS:
+        monkeypatch.setitem(status_cmd.PARTS, part, nothing)
+
+    result = infra("status", "staging")
+
+    assert result.exit_code == 3
+    out = " ".join(result.stdout.split())
+    assert "nothing needs attention" not in out and "healthy" not in out
+    assert out.endswith("could not tell: no part could be read (each row says why; `infra doctor` checks access)")
+    doc = json.loads(infra("status", "staging", "--json").stdout)
+    assert doc["healthy"] is False and {p["state"] for p in doc["parts"]} == {"unknown"}
+
+
+def test_some_parts_unread_are_named_in_the_verdict(environment, aws, monkeypatch):
+    spend(aws, 310.0)
+    from stacks.errors import MissingPrerequisite
+
+    def no_kubeconfig():
+        raise MissingPrerequisite("no Kubernetes credentials")
+
+    monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", no_kubeconfig)
+    result = infra("status", "staging")
+    assert result.exit_code == 3
+    assert result.stdout.strip().splitlines()[-1] == "could not read workloads; nothing needs attention in the rest"

@@ -135,6 +135,13 @@ class FakeStack:
 
 
 @pytest.fixture(autouse=True)
+def no_instance_metadata(monkeypatch):
+    """Looking for AWS credentials must never leave this machine: boto3's chain ends at the EC2 instance
+    metadata service (169.254.169.254), which the tests never reach."""
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
 def own_values(monkeypatch):
     """The stack files as a team has them before its first `infra up`: its own CIDRs, account and emails
     instead of the shipped examples (which `up`, `deploy` and `rollback` refuse; see test_stack_cmd)."""

@@ -65,6 +65,13 @@ def test_up_staging_declined_changes_nothing(infra, fake, terminal):
     assert "preview" in fake.names() and fake.mutations() == []
 
 
+def test_ctrl_c_at_the_confirmation_is_an_interruption_and_changes_nothing(infra, fake, terminal):
+    result = infra("up", "staging", input="")  # the prompt's input ends, as on Ctrl-C / Ctrl-D
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "error: interrupted (Ctrl-C)" and "Aborted" not in result.output
+    assert fake.mutations() == []
+
+
 def test_prod_wants_its_name_typed(infra, fake, terminal):
     wrong = infra("up", "prod", input="yes\n")
     assert wrong.exit_code == 2 and fake.mutations() == []
@@ -198,6 +205,19 @@ def test_history_lists_updates_newest_first(infra, fake):
     assert fake.opened == [("staging", False)] and fake.mutations() == []
 
 
+def test_history_json_is_a_versioned_document_newest_first(infra, fake):
+    fake.history_records = [plain_record(2, result="failed", message="infra up: commit=bad"), plain_record(1)]
+    result = infra("history", "staging", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["version"] == 1 and doc["environment"] == "staging"
+    assert [(u["version"], u["result"], u["message"]) for u in doc["updates"]] == [
+        (2, "failed", "infra up: commit=bad"), (1, "succeeded", "infra up")]
+    first = doc["updates"][1]
+    assert first["startTime"] == "2025-01-06T10:00:00" and first["endTime"] == "2025-01-06T10:00:42"
+    assert first["changes"] == {"same": 92}
+
+
 def test_applying_the_shipped_example_values_is_refused_before_anything(infra, fake, monkeypatch):
     """Applied, the example access entries would fail after the cluster exists: a half-applied change."""
     from stacks import config
@@ -247,12 +267,72 @@ def real_open(infra, monkeypatch, tmp_path):
 
 def test_no_pulumi_cli_is_exit_3_with_the_offline_pointer(infra, real_open, monkeypatch):
     monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")  # only the CLI is missing
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     for args in (["preview", "staging"], ["up", "staging", "--yes"], ["outputs", "prod"], ["history", "prod"]):
         result = infra(*args)
         assert result.exit_code == 3, args
         line = one_error_line(result)
         assert line.startswith("error: the pulumi CLI is not on PATH (install it with")
         assert f"`infra plan {args[1]}` works offline" in line
+
+
+def test_a_fresh_clone_hears_every_missing_prerequisite_at_once_and_keeps_nothing(infra, real_open, monkeypatch):
+    import boto3
+
+    class NoCredentials:
+        def get_credentials(self):
+            return None
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: None)
+    monkeypatch.setattr(boto3, "Session", NoCredentials)
+    for args in (["up", "staging", "--yes"], ["preview", "staging"]):
+        result = infra(*args)
+        assert result.exit_code == 3, result.output
+        line = one_error_line(result)
+        assert line.startswith("error: 2 prerequisites are missing: the pulumi CLI is not on PATH (install it with")
+        assert "; no AWS credentials found (run `aws sso login`" in line
+        assert line.endswith("(`infra doctor staging` checks them all; `infra plan staging` works offline)")
+        assert line.count("works offline") == 1
+    assert not (real_open / ".pulumi-state").exists()  # no passphrase generated for a command that failed
+
+    # As cloned: the shipped example values are still there too. One refusal names all of it (exit 2 first,
+    # as doctor orders them: the settings are the user's to fix before anything else).
+    from stacks import config
+    from tests.ops.conftest import SHIPPED_EXAMPLE_VALUES
+
+    monkeypatch.setattr(config, "example_values", SHIPPED_EXAMPLE_VALUES)
+    result = infra("up", "staging", "--yes")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line.startswith("error: Pulumi.staging.yaml still has example values: eks.publicAccessCidrs")
+    assert ("; and 2 prerequisites are missing: the pulumi CLI is not on PATH (install it with" in line
+            and "; no AWS credentials found (" in line)
+    assert line.endswith("`infra doctor staging` lists everything with its fix)")
+    assert not (real_open / ".pulumi-state").exists()
+
+
+def test_a_stack_that_cannot_be_opened_leaves_no_passphrase_behind(infra, real_open, monkeypatch):
+    from pulumi import automation as auto
+
+    def unreachable(**kwargs):
+        raise auto.CommandError(auto.CommandResult(stdout="", stderr="error: could not read the state\n", code=255))
+
+    monkeypatch.setattr(workspace, "find_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    monkeypatch.setattr(auto, "PulumiCommand", lambda **kwargs: object())
+    monkeypatch.setattr(auto, "select_stack", unreachable)
+    monkeypatch.setattr(auto, "create_or_select_stack", unreachable)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    assert infra("preview", "staging").exit_code == 3
+    assert not (real_open / ".pulumi-state").exists()
+
+    opened = []
+    monkeypatch.setattr(auto, "create_or_select_stack", lambda **kwargs: opened.append(kwargs) or object())
+    workspace.open_stack("staging", cloud=True, create=True)
+    passphrase = real_open / ".pulumi-state" / "passphrase"
+    assert opened and passphrase.stat().st_mode & 0o777 == 0o600  # kept once the stack exists
+    assert opened[0]["opts"].env_vars["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(passphrase)
 
 
 def test_no_aws_credentials_is_exit_3(infra, real_open, monkeypatch):

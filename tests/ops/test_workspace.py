@@ -26,9 +26,14 @@ def test_default_backend_is_a_local_file_with_a_generated_passphrase(tmp_path):
     assert settings.secrets_provider == "passphrase"
     passphrase = tmp_path / ".pulumi-state" / "passphrase"
     assert settings.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(passphrase)
+    assert not passphrase.exists()  # generated when a stack is opened, not by reading the settings
+    with workspace._local_state(settings):
+        pass
     assert stat.S_IMODE(passphrase.stat().st_mode) == 0o600 and len(passphrase.read_text().strip()) >= 40
-    again = workspace.backend_settings(tmp_path, environ={})
-    assert passphrase.read_text() and again.env == settings.env  # generated once, then reused
+    first = passphrase.read_text()
+    with workspace._local_state(workspace.backend_settings(tmp_path, environ={})):
+        pass
+    assert passphrase.read_text() == first  # generated once, then reused
 
 
 def test_an_operator_passphrase_wins(tmp_path):

@@ -94,7 +94,7 @@ def test_no_tagged_spend_is_reported_not_invented(aws, staging_cfg):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["cost", "report", "qa"], "unknown environment 'qa'"),
-    (["cost", "report", "staging", "--days", "0"], "--days 0: give a positive number of days"),
+    (["cost", "report", "staging", "--days", "0"], "--days 0: give a number of days from 1 to 365"),
     (["cost", "report", "staging", "--days", "-3"], "--days -3"),
     (["cost", "report", "staging", "--format", "pdf"], "--format 'pdf' is not one of"),
     (["cost", "report", "staging", "--out", "/nonexistent/dir/report.md"], "directory /nonexistent/dir does not"),

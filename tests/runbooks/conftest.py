@@ -35,6 +35,17 @@ def podman_engine(tmp_path_factory):
     engine.stop()
 
 
+@pytest.fixture(autouse=True)
+def private_machine_locks(request, monkeypatch, tmp_path):
+    """In-process runs lock in a directory of their own: moto's ARNs and the recorded Kubernetes objects are
+    the same in every test session on this machine, so two sessions at once would refuse each other. Real
+    containers have unique IDs: their tests (and the CLI subprocesses they start) use the machine's real
+    lock directory, as on-call does; so does the test of that directory itself."""
+    if request.module.__name__.rsplit(".", 1)[-1] in ("test_runbook_containers", "test_runbook_lock"):
+        return
+    monkeypatch.setattr("runbooks.lock.machine_lock_dir", lambda: tmp_path / "machine-locks")
+
+
 @pytest.fixture
 def state_dir(tmp_path, monkeypatch) -> Path:
     """Incident log, audit log and locks of the runs under test."""

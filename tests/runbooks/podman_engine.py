@@ -244,8 +244,13 @@ class PodmanEngine:
 
     def stop(self) -> None:
         if self.client is not None:
+            from runbooks.lock import lock_path
+
             for c in self.client.containers.list(all=True, filters={"name": self.prefix}):
                 c.remove(force=True)
+                # The runs' lock files outlive them by design (removing a held lock's file is racy); these
+                # containers are gone, so are their locks.
+                lock_path(f"docker-container://{c.id}").unlink(missing_ok=True)
             self.podman("rmi", "-f", self.image, self.temporal_image, check=False)
             self.client.close()
         if self.service is not None:

@@ -559,3 +559,30 @@ def test_rotate_check_stages(versions, problem):
     from runbooks.rotate_secret import check_stages
 
     assert check_stages(versions, "new", "old") == problem
+
+
+def test_a_secret_named_by_its_arn_and_by_its_name_is_one_lock(aws, infra, state_dir):
+    from runbooks.lock import target_lock
+
+    arn = master_secret()
+    name = aws_client("secretsmanager").describe_secret(SecretId=arn)["Name"]
+    before = stages(arn)
+    # A run on the secret by its ARN holds the machine's lock, keyed by what AWS says the secret is.
+    with target_lock(f"secretsmanager://{arn}", arn, runbook="rotate-secret"):
+        result = infra("runbook", "run", "rotate-secret", "--env", "staging", "--target",
+                       f"secretsmanager://{name}", "--timeout", "5", "--yes")
+
+    assert result.exit_code == 4, result.output
+    assert f"secretsmanager://{name} is locked by " in result.stderr
+    assert f"as secretsmanager://{arn}) since" in result.stderr
+    assert stages(arn) == before  # nothing rotated
+
+
+def test_an_rds_instance_locks_on_its_arn(rds_fails_over, infra, state_dir):
+    from runbooks.lock import target_lock
+
+    arn = create_db()["DBInstanceArn"]
+    with target_lock("rds://other-name-for-it", arn, runbook="rds-failover"):
+        result = infra("runbook", "run", "rds-failover", "--env", "staging", "--timeout", "5", "--yes")
+    assert result.exit_code == 4, result.output
+    assert "rds://infra-staging-postgres is locked by " in result.stderr

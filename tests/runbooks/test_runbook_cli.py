@@ -96,3 +96,10 @@ def test_doctor_finds_the_container_engine(infra, engine):
     [check] = [c for c in json.loads(result.stdout)["checks"] if c["check"] == "container engine"]
     assert check["ok"], check
     assert check["detail"].startswith("Podman Engine ") and check["detail"].endswith(f"at {engine.docker_host}")
+
+
+def test_docs_runbooks_md_is_what_the_command_generates(infra):
+    from pathlib import Path
+
+    shipped = (Path(__file__).resolve().parents[2] / "docs" / "runbooks.md").read_text()
+    assert infra("runbook", "docs").stdout == shipped, "regenerate: infra runbook docs > docs/runbooks.md"

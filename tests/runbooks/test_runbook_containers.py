@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from podman_engine import DELAY, port_open
+
+from runbooks.lock import lock_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,6 +123,19 @@ def test_declined_confirmation_changes_nothing(engine, infra, state_dir, monkeyp
     assert c.started_at == before
 
 
+def test_ctrl_c_at_the_confirmation_is_recorded_before_any_change(engine, infra, state_dir, monkeypatch):
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
+    c = engine.run("incident")
+    before = c.started_at
+
+    result = infra(*temporal_restart(c, "--timeout", "5"), input="")  # the prompt gets Ctrl-C / Ctrl-D
+
+    assert result.exit_code == 130
+    assert "interrupted (Ctrl-C) during step 'confirm restart'" in result.stderr
+    assert c.started_at == before
+    assert audit_lines(state_dir)[0]["stopped_at"] == "confirm restart"
+
+
 def test_prod_restart_after_retyping_the_environment(engine, infra, state_dir, monkeypatch):
     monkeypatch.setattr("cli.confirm.interactive", lambda: True)
     c = engine.run("incident")
@@ -173,19 +189,25 @@ def _infra_subprocess(engine, state_dir: Path, args: list[str]) -> subprocess.Po
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_lock(state_dir: Path, proc: subprocess.Popen) -> dict:
+def _sidecar(c) -> Path:
+    """Where a run on container ``c`` keeps its lock's holder: the machine's lock directory, keyed by
+    the container's full ID (not the name given, not INFRA_STATE_DIR)."""
+    return lock_path(f"docker-container://{c.engine.client.containers.get(c.name).id}").with_suffix(".json")
+
+
+def _wait_for_lock(c, proc: subprocess.Popen) -> dict:
     deadline = time.monotonic() + 15
-    while not (sidecars := list(state_dir.glob("locks/*.json"))):
+    while not _sidecar(c).exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the first run never took the lock"
         time.sleep(0.05)
-    return json.loads(sidecars[0].read_text())
+    return json.loads(_sidecar(c).read_text())
 
 
 def test_second_concurrent_run_on_the_same_target_is_refused(engine, infra, state_dir):
     c = engine.run("dead")
     first = _infra_subprocess(engine, state_dir, temporal_restart(c, "--timeout", "4", "--grace", "0", "--yes"))
-    holder = _wait_for_lock(state_dir, first)
+    holder = _wait_for_lock(c, first)
 
     second = infra(*temporal_restart(c, "--timeout", "4", "--yes"))
 
@@ -195,7 +217,32 @@ def test_second_concurrent_run_on_the_same_target_is_refused(engine, infra, stat
     assert [a["exit_code"] for a in audit_lines(state_dir)] == [1]  # the refused run touched nothing
 
 
-def test_ctrl_c_records_where_the_run_stopped(engine, state_dir):
+def test_the_same_container_by_id_or_short_id_from_another_state_dir_is_refused(engine, infra, state_dir,
+                                                                                  tmp_path, monkeypatch):
+    c = engine.run("dead")
+    full_id = engine.client.containers.get(c.name).id
+    first = _infra_subprocess(engine, state_dir, temporal_restart(c, "--timeout", "4", "--grace", "0", "--yes"))
+    _wait_for_lock(c, first)
+    monkeypatch.setenv("INFRA_STATE_DIR", str(tmp_path / "elsewhere"))  # another checkout's records
+
+    for alias in (full_id, full_id[:12]):
+        second = infra("restart-container", alias, "--health", c.probe, "--timeout", "4", "--yes")
+        assert second.exit_code == 4, second.output
+        assert f"docker://{alias} is locked by " in second.stderr
+        assert f"temporal-restart, as {c.target}) since" in second.stderr
+
+    assert first.wait(timeout=20) == 1
+    assert not (tmp_path / "elsewhere" / "audit.jsonl").exists() or \
+        not (tmp_path / "elsewhere" / "audit.jsonl").read_text()  # the refused runs changed nothing
+
+
+@pytest.mark.parametrize(("sig", "how", "code"), [
+    (signal.SIGINT, "Ctrl-C", 130),
+    (signal.SIGTERM, "SIGTERM", 143),  # what a supervisor (systemd, a cancelled CI job, `kill`) sends
+    (signal.SIGHUP, "SIGHUP", 129),  # the on-call's SSH session dropped
+])
+def test_an_interrupted_run_records_where_it_stopped_and_exits_128_plus_the_signal(engine, state_dir, sig, how,
+                                                                                    code):
     c = engine.run("dead")
     run = _infra_subprocess(engine, state_dir, temporal_restart(c, "--timeout", "20", "--grace", "0", "--yes"))
     for line in run.stdout:
@@ -203,12 +250,65 @@ def test_ctrl_c_records_where_the_run_stopped(engine, state_dir):
             break
     time.sleep(0.3)
 
-    run.send_signal(signal.SIGINT)
+    run.send_signal(sig)
 
     _, stderr = run.communicate(timeout=10)
-    assert run.returncode == 1
-    assert "interrupted (Ctrl-C) during step 'verify'" in stderr
+    assert run.returncode == code
+    assert f"interrupted ({how}) during step 'verify'" in stderr and "Traceback" not in stderr
     log = (state_dir / "INCIDENT_LOG.md").read_text()
     assert "**Stopped at:** step `verify`" in log
-    assert audit_lines(state_dir)[0]["stopped_at"] == "verify"
-    assert not list((state_dir / "locks").glob("*.json"))  # the lock was released
+    [audit] = audit_lines(state_dir)
+    assert audit["stopped_at"] == "verify" and audit["exit_code"] == code
+    assert not _sidecar(c).exists()  # the lock was released
+
+
+def _in_private_mounts(setup: str) -> list[str]:
+    """A command prefix that runs it in a private mount namespace after ``setup`` (root only)."""
+    if os.getuid() != 0:
+        pytest.skip("mounting a filesystem for the test needs root")
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", setup], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount here: {probe.stderr.strip()}")
+    return ["unshare", "-m", "sh", "-c", f'{setup} && exec "$@"', "sh"]
+
+
+def _read_only(directory: Path) -> list[str]:
+    """``directory`` on a read-only filesystem (root ignores file modes: a real read-only bind mount), or
+    file modes when not root."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if os.getuid() != 0:
+        directory.chmod(0o555)
+        return []
+    return _in_private_mounts(f"mount --bind -o ro {directory} {directory}")
+
+
+def _full(directory: Path) -> list[str]:
+    """``directory`` on a small filesystem that is already full."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return _in_private_mounts(f"mount -t tmpfs -o size=64k tmpfs {directory} && "
+                              f"(dd if=/dev/zero of={directory}/filler bs=4k count=64 2>/dev/null; true)")
+
+
+@pytest.mark.parametrize("problem", ["read-only", "a file in the way", "disk full"])
+def test_a_state_directory_that_cannot_take_the_record_stops_the_run_before_the_restart(engine, tmp_path,
+                                                                                        problem):
+    c = engine.run("incident")
+    before = c.started_at
+    if problem == "read-only":
+        state, prefix = tmp_path / "ro-state", _read_only(tmp_path / "ro-state")
+    elif problem == "disk full":
+        state, prefix = tmp_path / "full-state", _full(tmp_path / "full-state")
+    else:
+        (tmp_path / "file").write_text("not a directory")
+        state, prefix = tmp_path / "file" / "state", []
+    env = {**os.environ, "DOCKER_HOST": engine.docker_host, "INFRA_STATE_DIR": str(state)}
+    infra = str(Path(sys.executable).with_name("infra"))
+    run = subprocess.run([*prefix, infra, *temporal_restart(c, "--timeout", "5", "--yes")], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+
+    assert run.returncode == 3, run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot write the run's record to {state}")
+    assert "nothing was changed (free space or make it writable, or set INFRA_STATE_DIR" in line
+    assert c.started_at == before  # not restarted
+    assert not _sidecar(c).exists()

@@ -220,3 +220,20 @@ def test_probe_failures_only_right_after_the_start_get_a_startup_probe_from_the_
     assert "healthy; the health check is too eager: 4 failure(s) in the first 42.0 s after the start" in out
     assert "at least 63 s (measured: first success 42.0 s after the start" in out and "startupProbe" in out
     assert "set the health check's start period to at least 63 s" in (state_dir / "INCIDENT_LOG.md").read_text()
+
+
+def test_the_lock_identity_is_the_workloads_uid(tmp_path):
+    import json
+
+    from tests.runbooks.k8s_api import RECORDED
+
+    recorded = json.loads((RECORDED / "deployment_complete.json").read_text())
+    recorded["metadata"]["uid"] = "5b1f2c9e-8a44-4c1b-9d1e-2f6a7c3b0e11"  # every object the API returns has one
+    with_uid = tmp_path / "deployment_with_uid.json"
+    with_uid.write_text(json.dumps(recorded))
+    server = RecordedApiServer({("GET", DEPLOYMENT): [(200, str(with_uid))]})
+    target = KubernetesTarget("temporal", "deployment", "temporal-frontend", api_client=api_client(server))
+
+    assert target.identity == target.ref  # nothing resolved yet
+    target.ensure_exists()
+    assert target.identity == "k8s-uid://5b1f2c9e-8a44-4c1b-9d1e-2f6a7c3b0e11"
