@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from runbooks.waiting import MAX_WAIT_SECONDS
 from stacks.errors import ConfigError
 
 PROJECT = "infra"
@@ -387,8 +388,9 @@ class TemporalRunbookConfig(_Model):
     )
     health: str = Field(default="grpc://127.0.0.1:7233",
                         description="probe URL: grpc:// (Temporal's own health service), tcp://, http(s)://")
-    timeout_seconds: float = Field(default=180, gt=0, le=3600)
-    grace_seconds: float = Field(default=10, ge=0, le=3600)
+    # the same ceiling as the command line's --timeout/--grace (one notion of a sane wait)
+    timeout_seconds: float = Field(default=180, gt=0, le=MAX_WAIT_SECONDS)
+    grace_seconds: float = Field(default=10, ge=0, le=MAX_WAIT_SECONDS)
 
     @field_validator("target")
     @classmethod

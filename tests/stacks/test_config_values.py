@@ -73,7 +73,7 @@ BAD = [
     ("staging", _add("infra:runbooks", {"temporal": {"timeoutSeconds": INF}}),
      ["infra:runbooks.temporal.timeoutSeconds", "finite number"]),
     ("staging", _add("infra:runbooks", {"temporal": {"timeoutSeconds": 1e308}}),
-     ["infra:runbooks.temporal.timeoutSeconds", "less than or equal to 3600"]),
+     ["infra:runbooks.temporal.timeoutSeconds", "less than or equal to 86400"]),
     ("staging", _add("infra:runbooks", {"temporal": {"timeoutSeconds": 0}}),
      ["infra:runbooks.temporal.timeoutSeconds", "greater than 0"]),
     ("staging", _add("infra:runbooks", {"temporal": {"graceSeconds": NAN}}),
@@ -127,7 +127,7 @@ def test_a_huge_owner_from_the_engine_gives_a_short_error():
     _add("kubernetes:context", "staging"),
     _add("infra:runbooks", {"temporal": {"target": "k8s://temporal/deployment/temporal-frontend",
                                          "health": "grpc://temporal-frontend.temporal:7233",
-                                         "timeoutSeconds": 3600, "graceSeconds": 0}}),
+                                         "timeoutSeconds": 86400, "graceSeconds": 0}}),
 ])
 def test_values_within_the_bounds_are_accepted(write_config, mutate):
     assert config.load("staging", write_config("staging", mutate)).environment == "staging"
