@@ -164,6 +164,14 @@ def _validated(env: str, *, applying: bool = False):
     return cfg
 
 
+def refuse_fixed_changes(stack: Any, cfg: Any) -> None:
+    """Before preview or up: the stack file may not change what the environment fixed at its first deploy
+    (Temporal's history shard count); exit 4 with the reason."""
+    from stacks.shards import check_history_shards
+
+    check_history_shards(cfg, stack.outputs())
+
+
 # --- commands --------------------------------------------------------------------------------------------
 
 
@@ -176,8 +184,9 @@ def preview(env: EnvArg) -> None:
     from stacks import workspace
     from stacks.project import project_dir
 
-    _validated(env)
+    cfg = _validated(env)
     stack = workspace.open_stack(env, cloud=True, create=True)
+    refuse_fixed_changes(stack, cfg)
     out = console()
     packs = workspace.policy_packs(project_dir())
     policy_note(out, packs)
@@ -198,6 +207,7 @@ def up(env: EnvArg, yes: YesOpt = False, override_budget: OverrideBudgetOpt = No
     cfg = _validated(env, applying=True)
     require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True, create=True)  # prerequisites first: a missing CLI comes first
+    refuse_fixed_changes(stack, cfg)
     spend.enforce(cfg, action=f"infra up {env}", override_reason=override_budget)
     out = console()
     project = project_dir()
