@@ -35,7 +35,7 @@ import yaml
 from components.namespace_limits import cpu_quantity, memory_quantity
 from components.shared import irsa_trust
 from components.workloads import IRSA_ANNOTATION, ZONE, _read_secrets_policy
-from stacks.config import EnvironmentConfig, TemporalServiceConfig
+from stacks.config import TEMPORAL_SERVERS, EnvironmentConfig, TemporalServiceConfig, temporal_deployment
 
 meta = k8s.meta.v1
 core = k8s.core.v1
@@ -50,12 +50,12 @@ SQL_PLUGIN = "postgres12"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 # service -> (membership port, gRPC health service; None: the port being open is the check). The frontend's
 # gRPC port is infra:kubernetes.temporalPort; the others are Temporal's defaults.
-SERVICES: dict[str, tuple[int, str | None]] = {
-    "frontend": (6933, "temporal.api.workflowservice.v1.WorkflowService"),
-    "history": (6934, "temporal.server.api.historyservice.v1.HistoryService"),
-    "matching": (6935, "temporal.server.api.matchingservice.v1.MatchingService"),
-    "worker": (6939, None),
-}
+SERVICES: dict[str, tuple[int, str | None]] = dict(zip(TEMPORAL_SERVERS, (
+    (6933, "temporal.api.workflowservice.v1.WorkflowService"),
+    (6934, "temporal.server.api.historyservice.v1.HistoryService"),
+    (6935, "temporal.server.api.matchingservice.v1.MatchingService"),
+    (6939, None),
+), strict=True))
 GRPC_PORTS = {"history": 7234, "matching": 7235, "worker": 7239}
 UI_PORT = 8080
 CONFIG_DIR = "/etc/temporal/platform"
@@ -71,8 +71,7 @@ def grpc_ports(frontend_port: int) -> dict[str, int]:
     return {"frontend": frontend_port, **GRPC_PORTS}
 
 
-def deployment_name(service: str) -> str:
-    return f"temporal-{service}"
+deployment_name = temporal_deployment
 
 
 @dataclass(frozen=True)

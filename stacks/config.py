@@ -328,6 +328,14 @@ class RunbooksConfig(_Model):
     temporal: TemporalRunbookConfig = Field(default_factory=TemporalRunbookConfig)
 
 
+TEMPORAL_SERVERS = ("frontend", "history", "matching", "worker")
+
+
+def temporal_deployment(service: str) -> str:
+    """The Deployment of a Temporal service (a server or ``web``, the UI) in the Temporal namespace."""
+    return f"temporal-{service}"
+
+
 TEMPORAL_SERVER_TAG = re.compile(r"^(?P<version>\d+\.\d+\.\d+)$")
 
 
