@@ -28,12 +28,11 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
 from components.namespace_limits import cpu_quantity, memory_quantity
-from components.shared import irsa_trust
+from components.shared import irsa_role, rolling_deployment
 from components.workloads import IRSA_ANNOTATION, ZONE, _read_secrets_policy
 from stacks.config import TEMPORAL_SERVERS, EnvironmentConfig, TemporalServiceConfig, temporal_deployment
 
@@ -41,7 +40,6 @@ meta = k8s.meta.v1
 core = k8s.core.v1
 apps = k8s.apps.v1
 batch = k8s.batch.v1
-policy = k8s.policy.v1
 
 RUN_AS = 1000  # the `temporal` user of Temporal's images
 DB_USER = "temporal"
@@ -133,18 +131,10 @@ class Temporal(pulumi.ComponentResource):
     # identity
 
     def _role(self, slug: str, service_account: str, policy_doc: pulumi.Output[str]) -> pulumi.Output[str]:
-        """An IAM role only this service account can assume (IRSA), with exactly ``policy_doc``."""
-        cfg, args = self._cfg, self._args
-        aws_child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{self._name}-{slug}-role",
-            assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-                lambda v: irsa_trust(v[0], v[1], self._ns, service_account)),
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-temporal-{slug}"),
-            opts=aws_child,
-        )
-        aws.iam.RolePolicy(f"{self._name}-{slug}-policy", role=role.id, policy=policy_doc, opts=aws_child)
-        return role.arn
+        args = self._args
+        return irsa_role(f"{self._name}-{slug}", self._cfg, slug=f"temporal-{slug}",
+                         provider_arn=args.oidc_provider_arn, issuer=args.oidc_issuer, namespace=self._ns,
+                         service_account=service_account, policy=policy_doc, parent=self)
 
     def _service_account(self, account: str, role_arn: pulumi.Output[str] | None) -> core.ServiceAccount:
         return core.ServiceAccount(
@@ -261,31 +251,12 @@ class Temporal(pulumi.ComponentResource):
 
     def _deployment(self, service: str, replicas: int, pod: core.PodSpecArgs, depends_on: list,
                     annotations=None) -> apps.Deployment:
-        name = deployment_name(service)
-        deployment = apps.Deployment(
-            f"{self._name}-{service}",
-            metadata=meta.ObjectMetaArgs(name=name, namespace=self._ns, labels=self._labels(service)),
-            spec=apps.DeploymentSpecArgs(
-                replicas=replicas,
-                revision_history_limit=10,
-                selector=meta.LabelSelectorArgs(match_labels=self._selector(service)),
-                strategy=apps.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-                ),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=self._labels(service), annotations=annotations),
-                    spec=pod,
-                ),
-            ),
+        metadata = meta.ObjectMetaArgs(name=deployment_name(service), namespace=self._ns,
+                                       labels=self._labels(service))
+        deployment = rolling_deployment(
+            f"{self._name}-{service}", metadata=metadata, selector=self._selector(service), replicas=replicas,
+            template_metadata=meta.ObjectMetaArgs(labels=self._labels(service), annotations=annotations), pod=pod,
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=depends_on)),
-        )
-        policy.PodDisruptionBudget(
-            f"{self._name}-{service}-pdb",
-            metadata=meta.ObjectMetaArgs(name=name, namespace=self._ns, labels=self._labels(service)),
-            spec=policy.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=self._selector(service))),
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         return deployment
 
@@ -508,14 +479,16 @@ SCHEMA_SCRIPT = f"""\
 set -euo pipefail
 export PGHOST="$SQL_HOST" PGPORT="$SQL_PORT" PGSSLMODE=verify-full PGSSLROOTCERT={RDS_CA} PGCONNECT_TIMEOUT=10
 echo "schema: user {DB_USER} and databases on $SQL_HOST"
-PGUSER="$(jq -r .username {CREDENTIALS_DIR}/master.json)" PGPASSWORD="$(jq -r .password {CREDENTIALS_DIR}/master.json)" \\
+PGUSER="$(jq -r .username {CREDENTIALS_DIR}/master.json)" \\
+PGPASSWORD="$(jq -r .password {CREDENTIALS_DIR}/master.json)" \\
   psql -d postgres -v ON_ERROR_STOP=1 -q -f /etc/temporal-schema/bootstrap.sql
 export SQL_PLUGIN={SQL_PLUGIN} SQL_TLS=true SQL_TLS_CA_FILE={RDS_CA}
 SQL_PASSWORD="$(cat {CREDENTIALS_DIR}/token)"  # an RDS IAM token for $SQL_USER, not a password
 export SQL_PASSWORD
 for store in {_STORES}; do
   directory="${{store%%:*}}" database="${{store#*:}}"
-  exists="$(PGUSER="$SQL_USER" PGPASSWORD="$SQL_PASSWORD" psql -d "$database" -tAc "SELECT to_regclass('public.schema_version')")"
+  exists="$(PGUSER="$SQL_USER" PGPASSWORD="$SQL_PASSWORD" \\
+    psql -d "$database" -tAc "SELECT to_regclass('public.schema_version')")"
   if [ -z "$exists" ]; then
     echo "schema: $database is new: setting up versioning"
     SQL_DATABASE="$database" temporal-sql-tool setup-schema -v 0.0

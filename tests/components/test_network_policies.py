@@ -104,7 +104,8 @@ def _admits(policies, src: tuple[str, dict], dst: tuple[str, dict], port: int) -
         ns, labels = pod
         return any(port_ok(rule) and any(peer_matches(p, ns, other) for p in rule.get(peers, []))
                    for (policy_ns, _), spec in policies.items()
-                   if policy_ns == ns and kind.capitalize() in spec["policyTypes"] and labels_match(spec["podSelector"], labels)
+                   if policy_ns == ns and kind.capitalize() in spec["policyTypes"]
+                   and labels_match(spec["podSelector"], labels)
                    for rule in spec.get(kind) or [])
 
     return one_way(src, dst, "egress", "to") and one_way(dst, src, "ingress", "from")

@@ -184,7 +184,8 @@ def test_each_pod_identity_may_do_exactly_its_job(build_k8s, staging_cfg):
     assert schema["ConnectAsTemporal"]["Resource"] == user
     for slug, account in (("server", "temporal-server"), ("schema", "temporal-schema")):
         trust = json.loads(roles[f"tp-{slug}-role"].inputs["assumeRolePolicy"])["Statement"][0]
-        assert trust["Condition"]["StringEquals"]["oidc.example/id/X:sub"] == f"system:serviceaccount:temporal:{account}"
+        sub = trust["Condition"]["StringEquals"]["oidc.example/id/X:sub"]
+        assert sub == f"system:serviceaccount:temporal:{account}"
     accounts = {n: r.inputs for (t, n), r in objects.items() if t == "kubernetes:core/v1:ServiceAccount"}
     assert "eks.amazonaws.com/role-arn" not in (accounts["temporal-web"]["metadata"].get("annotations") or {})
     assert all(_pod(objects, f"temporal-{s}")["serviceAccountName"] == "temporal-server" for s in SERVERS)
@@ -213,7 +214,8 @@ def test_dynamic_config_holds_the_per_namespace_rate_limits(build_k8s, staging_c
         {"value": 300, "constraints": {"namespace": "tenant-pro"}},
         {"value": 50},  # every other namespace
     ]
-    assert _server_config(objects)["dynamicConfigClient"]["filepath"] == "/etc/temporal/dynamicconfig/dynamicconfig.yaml"
+    client = _server_config(objects)["dynamicConfigClient"]
+    assert client["filepath"] == "/etc/temporal/dynamicconfig/dynamicconfig.yaml"
 
 
 def test_objects_match_the_api_schema(build_k8s, prod_cfg):
