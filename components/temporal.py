@@ -183,7 +183,11 @@ class Temporal(pulumi.ComponentResource):
             # One job per server version: a new version migrates once, before its servers roll.
             metadata=meta.ObjectMetaArgs(name=f"temporal-schema-{version.replace('.', '-')}", namespace=self._ns,
                                          labels=self._labels("schema"),
-                                         annotations={"pulumi.com/timeoutSeconds": str(SCHEMA_TIMEOUT_SECONDS)}),
+                                         annotations={
+                                             # Pulumi waits for the job to complete, fails at once if it fails;
+                                             # after a failure the next `up` runs it again instead of waiting on it
+                                             "pulumi.com/timeoutSeconds": str(SCHEMA_TIMEOUT_SECONDS),
+                                             "pulumi.com/replaceUnready": "true"}),
             spec=batch.JobSpecArgs(
                 backoff_limit=2,
                 active_deadline_seconds=SCHEMA_TIMEOUT_SECONDS,

@@ -142,7 +142,8 @@ def test_servers_roll_only_after_the_schema_job_and_it_fails_loudly(build_k8s, s
         assert job.urn in objects[(DEPLOYMENT, f"temporal-{service}")].depends_on
     spec = job.inputs["spec"]
     assert spec["backoffLimit"] == 2 and spec["activeDeadlineSeconds"] == 900
-    assert job.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "900"
+    assert job.inputs["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "900",
+                                                     "pulumi.com/replaceUnready": "true"}
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "temporal-schema"
     assert [c["name"] for c in pod["initContainers"]] == ["rds-ca", "credentials"]
