@@ -32,7 +32,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.namespace_limits import cpu_quantity, memory_quantity
-from components.shared import irsa_role, rolling_deployment
+from components.shared import irsa_role, restricted_container, restricted_pod, rolling_deployment
 from components.workloads import IRSA_ANNOTATION, ZONE, _read_secrets_policy
 from stacks.config import TEMPORAL_SERVERS, EnvironmentConfig, TemporalServiceConfig, temporal_deployment
 
@@ -348,13 +348,7 @@ class Temporal(pulumi.ComponentResource):
                 requests={"cpu": cpu_quantity(sizing.cpu), "memory": memory},
                 limits={"cpu": cpu_quantity(sizing.cpu_limit), "memory": memory},
             ),
-            security_context=core.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=read_only_root,
-                run_as_non_root=True,
-                capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(read_only_root=read_only_root),
             # a failed step's last log lines become its termination message: Pulumi and `kubectl describe` show them
             termination_message_policy="FallbackToLogsOnError",
             volume_mounts=mounts,
@@ -367,10 +361,7 @@ class Temporal(pulumi.ComponentResource):
         return core.PodSpecArgs(
             service_account_name=account,
             automount_service_account_token=False,
-            security_context=core.PodSecurityContextArgs(
-                run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
-                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_pod(RUN_AS),
             init_containers=init_containers,
             containers=containers,
             volumes=[_memory_volume("tmp", "64Mi"), *(volumes or [])],

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.shared import irsa_role, rolling_deployment
+from components.shared import irsa_role, restricted_container, restricted_pod, rolling_deployment
 from stacks.config import EnvironmentConfig
 
 meta = k8s.meta.v1
@@ -149,13 +149,7 @@ class Workloads(pulumi.ComponentResource):
                 http_get=core.HTTPGetActionArgs(path="/healthz", port="http"),
                 initial_delay_seconds=15, period_seconds=20, timeout_seconds=2, failure_threshold=3,
             ),
-            security_context=core.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(),
             volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],
         )
         metadata = meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels)
@@ -165,10 +159,7 @@ class Workloads(pulumi.ComponentResource):
             pod=core.PodSpecArgs(
                 service_account_name=component,
                 automount_service_account_token=False,
-                security_context=core.PodSecurityContextArgs(
-                    run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
-                    seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=restricted_pod(RUN_AS),
                 containers=[container],
                 volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(
                     medium="Memory", size_limit="64Mi"))],
