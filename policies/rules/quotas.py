@@ -150,7 +150,8 @@ RULES = [
          "LimitRange with container defaults", Enforcement.MANDATORY,
          "set infra:kubernetes.quotas for the namespace (the NamespaceLimits component creates both)",
          None, stack_check=_namespaces_limited),
-    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas plus surge)",
+    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas plus surge; "
+         "a job's pods and the larger of init containers and containers, as Kubernetes counts them)",
          Enforcement.MANDATORY, "raise infra:kubernetes.quotas for the namespace, or lower the replicas or limits "
          "(infra:release, infra:temporal)",
          None, stack_check=_workloads_fit),
