@@ -46,13 +46,15 @@ DB_USER = "temporal"
 DATABASES = {"temporal": "temporal", "visibility": "temporal_visibility"}  # schema directory -> database
 SQL_PLUGIN = "postgres12"
 COMPONENT_LABEL = "app.kubernetes.io/component"
-# service -> (membership port, gRPC health service; None: the port being open is the check). The frontend's
-# gRPC port is infra:kubernetes.temporalPort; the others are Temporal's defaults.
-SERVICES: dict[str, tuple[int, str | None]] = dict(zip(TEMPORAL_SERVERS, (
+# service -> (membership port, the service its gRPC health check names). The frontend reports its workflow API
+# (NOT_SERVING until it can serve it); history, matching and the worker answer only for the server as a whole
+# (""), as a real Temporal server does (tests/components/test_temporal_health.py). The frontend's gRPC port is
+# infra:kubernetes.temporalPort; the others are Temporal's defaults.
+SERVICES: dict[str, tuple[int, str]] = dict(zip(TEMPORAL_SERVERS, (
     (6933, "temporal.api.workflowservice.v1.WorkflowService"),
-    (6934, "temporal.server.api.historyservice.v1.HistoryService"),
-    (6935, "temporal.server.api.matchingservice.v1.MatchingService"),
-    (6939, None),
+    (6934, ""),
+    (6935, ""),
+    (6939, ""),
 ), strict=True))
 GRPC_PORTS = {"history": 7234, "matching": 7235, "worker": 7239}
 UI_PORT = 8080
@@ -212,7 +214,7 @@ class Temporal(pulumi.ComponentResource):
         sizing: TemporalServiceConfig = getattr(self._tc, service)
         membership, health = SERVICES[service]
         grpc_port = self._ports[service]
-        check = (core.GRPCActionArgs(port=grpc_port, service=health) if health else None)
+        check = core.GRPCActionArgs(port=grpc_port, service=health or None)
         tcp = core.TCPSocketActionArgs(port="grpc")
         container = self._container(
             service, self._tc.server_image,
@@ -229,11 +231,9 @@ class Temporal(pulumi.ComponentResource):
                     core.VolumeMountArgs(name="dynamic-config", mount_path=DYNAMIC_CONFIG_DIR, read_only=True)],
             ports=[core.ContainerPortArgs(name="grpc", container_port=grpc_port, protocol="TCP"),
                    core.ContainerPortArgs(name="membership", container_port=membership, protocol="TCP")],
-            startup_probe=core.ProbeArgs(grpc=check, tcp_socket=None if check else tcp,
-                                         period_seconds=STARTUP_PERIOD_SECONDS, timeout_seconds=5,
+            startup_probe=core.ProbeArgs(grpc=check, period_seconds=STARTUP_PERIOD_SECONDS, timeout_seconds=5,
                                          failure_threshold=STARTUP_FAILURES),
-            readiness_probe=core.ProbeArgs(grpc=check, tcp_socket=None if check else tcp,
-                                           period_seconds=10, timeout_seconds=5, failure_threshold=3),
+            readiness_probe=core.ProbeArgs(grpc=check, period_seconds=10, timeout_seconds=5, failure_threshold=3),
             # Only the port: a server that is up but not serving (its database away) must not be restarted
             # into a crash loop; readiness takes it out of the Service instead.
             liveness_probe=core.ProbeArgs(tcp_socket=tcp, period_seconds=20, timeout_seconds=5, failure_threshold=6),

@@ -79,8 +79,10 @@ def test_frontend_is_ready_by_grpc_health_and_a_slow_start_is_never_killed(build
         assert set(liveness) - {"periodSeconds", "timeoutSeconds", "failureThreshold"} == {"tcpSocket"}
         assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 120
         assert "initialDelaySeconds" not in liveness
-    [history] = _pod(objects, "temporal-history")["containers"]
-    assert history["readinessProbe"]["grpc"]["service"] == "temporal.server.api.historyservice.v1.HistoryService"
+    for service in ("history", "matching", "worker"):  # the server as a whole: what they answer for
+        [c] = _pod(objects, f"temporal-{service}")["containers"]
+        assert c["readinessProbe"]["grpc"] == c["startupProbe"]["grpc"] == {"port": {"history": 7234, "matching": 7235,
+                                                                                      "worker": 7239}[service]}
 
 
 def test_every_workload_has_a_disruption_budget(build_k8s, staging_cfg):
