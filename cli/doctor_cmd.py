@@ -24,6 +24,7 @@ STACK = "preview, up, refresh, destroy, outputs, history, deploy, releases, roll
 AWS = "the stack commands, cost report, the AWS runbooks"
 KUBERNETES = "runbooks on EKS (temporal-restart with k8s://, cost-circuit-breaker)"
 DOCKER = "restart-container, temporal-restart with docker://"
+TEMPORAL = "temporal-restart, up (Temporal's shard count)"
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,29 @@ def _kubernetes(stack: _StackFile) -> str:
     return f"{found}; you may restart and scale the workloads and take runbook leases"
 
 
+def _temporal(stack: _StackFile) -> str:
+    """What the stack runs of Temporal, and whether temporal-restart's default target is one of its deployments
+    (a typo there is found now, not during the incident)."""
+    from runbooks.targets import parse_target
+    from stacks.config import TEMPORAL_SERVERS, temporal_deployment
+    from stacks.errors import InvalidInput
+
+    cfg = stack.valid()
+    tc, namespace = cfg.temporal, cfg.kubernetes.temporal_namespace
+    frontend = f"k8s://{namespace}/deployment/{temporal_deployment('frontend')}"
+    made = (f"the stack runs Temporal {tc.server_version} in namespace {namespace} ({tc.num_history_shards} "
+            "history shards, fixed at the first deploy)")
+    target = cfg.runbooks.temporal.target
+    ref = parse_target(target)
+    if ref.engine != "k8s":
+        return f"{made}; temporal-restart acts on {target}, a container outside the stack (its frontend: {frontend})"
+    ours = {temporal_deployment(s) for s in (*TEMPORAL_SERVERS, "web")}
+    if ref.namespace != namespace or ref.kind != "deployment" or ref.name not in ours:
+        raise InvalidInput(f"{made}, but infra:runbooks.temporal.target {target} is none of its deployments",
+                           hint=f"set it to {frontend}")
+    return f"{made}; temporal-restart acts on {target}"
+
+
 # What the Kubernetes runbooks do, per namespace: restart (patch) and scale Deployments, take a Lease.
 RUNBOOK_VERBS = (("patch", "apps", "deployments"), ("create", "coordination.k8s.io", "leases"))
 
@@ -218,6 +242,7 @@ def doctor(
         _run("state backend", STACK, _backend),
         _run("AWS credentials", AWS, lambda: _aws(env)),
         _run("Kubernetes", KUBERNETES, lambda: _kubernetes(stack)),
+        _run("Temporal", TEMPORAL, lambda: _temporal(stack)),
         _run("container engine", DOCKER, _docker),
     ]
     if as_json:

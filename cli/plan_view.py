@@ -15,6 +15,8 @@ from stacks.offline import STACK_TYPE, Plan, PlannedResource
 DOCUMENT_VERSION = 1
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
 
 # The settings an SRE reviews first, per resource type (engine property names).
 KEY_SETTINGS: dict[str, list[str]] = {
@@ -49,6 +51,9 @@ KEY_SETTINGS: dict[str, list[str]] = {
     NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (IN_WORDS)
     "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
     "kubernetes:core/v1:LimitRange": ["metadata.namespace"],
+    DEPLOYMENT: ["metadata.namespace", "spec.replicas"],  # and its containers, in words (IN_WORDS)
+    JOB: ["metadata.namespace", "spec.backoffLimit"],
+    "kubernetes:core/v1:Service": ["metadata.namespace", "spec.type"],
 }
 
 
@@ -141,6 +146,18 @@ def _waf_rule(rule: dict[str, Any]) -> str:
     return f"{rule.get('name')}: {managed.get('vendorName', '')} managed rules" if managed else str(rule.get("name"))
 
 
+def _containers(inputs: dict[str, Any]) -> list[str]:
+    """Each container of a workload's pods: image and limits (init containers marked)."""
+    pod = ((inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
+    lines = []
+    for kind, containers in (("init ", pod.get("initContainers")), ("", pod.get("containers"))):
+        for c in containers or []:
+            limits = ((c.get("resources") or {}).get("limits")) or {}
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+            lines.append(f"{kind}{c.get('name')}: {c.get('image')}" + (f" (limits {shown})" if shown else ""))
+    return lines
+
+
 def _settings(resource: PlannedResource) -> str:
     shown = ["protected (no delete or replace)"] if resource.protect else []
     describe = IN_WORDS.get(resource.type)
@@ -162,6 +179,8 @@ def _settings(resource: PlannedResource) -> str:
 IN_WORDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     NETWORK_POLICY: _flows,
     WEB_ACL: lambda inputs: [_waf_rule(rule) for rule in inputs.get("rules") or []],
+    DEPLOYMENT: _containers,
+    JOB: _containers,
 }
 
 

@@ -91,6 +91,7 @@ def deploy(
     cfg = stack_cmd._validated(env, applying=True)
     stack_cmd.require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True)
+    stack_cmd.refuse_fixed_changes(stack, cfg)
     spend.enforce(cfg, action=f"infra deploy {env}", override_reason=override_budget)
     current = stack.release_settings()
     new = workspace.ReleaseSettings(
@@ -168,9 +169,10 @@ def rollback(
 
     check_environment(env)
     wanted = releases.parse_release_id(to) if to is not None else None
-    stack_cmd._validated(env, applying=True)
+    cfg = stack_cmd._validated(env, applying=True)
     stack_cmd.require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True)
+    stack_cmd.refuse_fixed_changes(stack, cfg)
     found = releases.releases(stack.history())
     target = releases.rollback_target(env, found, wanted)
     current = stack.release_settings()

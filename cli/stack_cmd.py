@@ -178,6 +178,12 @@ def _also_missing(env: str) -> str:
     except (MissingPrerequisite, InvalidInput) as exc:
         return f"; and {exc.message}"
     return ""
+def refuse_fixed_changes(stack: Any, cfg: Any) -> None:
+    """Before preview or up: the stack file may not change what the environment fixed at its first deploy
+    (Temporal's history shard count); exit 4 with the reason."""
+    from stacks.shards import check_history_shards
+
+    check_history_shards(cfg, stack.outputs())
 
 
 # --- commands --------------------------------------------------------------------------------------------
@@ -192,8 +198,9 @@ def preview(env: EnvArg) -> None:
     from stacks import workspace
     from stacks.project import project_dir
 
-    _validated(env)
+    cfg = _validated(env)
     stack = workspace.open_stack(env, cloud=True, create=True)
+    refuse_fixed_changes(stack, cfg)
     out = console()
     packs = workspace.policy_packs(project_dir())
     policy_note(out, packs)
@@ -214,6 +221,7 @@ def up(env: EnvArg, yes: YesOpt = False, override_budget: OverrideBudgetOpt = No
     cfg = _validated(env, applying=True)
     require_confirmable(env, yes)
     stack = workspace.open_stack(env, cloud=True, create=True)  # prerequisites first: a missing CLI comes first
+    refuse_fixed_changes(stack, cfg)
     spend.enforce(cfg, action=f"infra up {env}", override_reason=override_budget)
     out = console()
     project = project_dir()

@@ -112,10 +112,20 @@ def _workloads(cfg: EnvironmentConfig) -> tuple[bool, str]:
             ready = d.status.ready_replicas or 0
             if ready < wanted:
                 short.append(f"{namespace}/{d.metadata.name} {ready}/{wanted} ready")
+        if namespace == kc.temporal_namespace:  # the stack makes these; one gone is as short as one not ready
+            missing = sorted(_temporal_deployments() - {d.metadata.name for d in found})
+            total += len(missing)
+            short += [f"{namespace}/{name} missing" for name in missing]
     running = f"; running {', '.join(sorted(images))}" if images else ""
     if short:
         return False, f"{len(short)} of {total} deployments short: {'; '.join(short)}{running}"
     return True, f"{total} deployments, every replica ready{running}"
+
+
+def _temporal_deployments() -> set[str]:
+    from stacks.config import TEMPORAL_SERVERS, temporal_deployment
+
+    return {temporal_deployment(s) for s in (*TEMPORAL_SERVERS, "web")}
 
 
 PARTS: dict[str, Callable[[EnvironmentConfig], tuple[bool, str]]] = {

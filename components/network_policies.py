@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.postgres import PORT as POSTGRES_PORT
 from components.redis import PORT as REDIS_PORT
+from components.temporal import COMPONENT_LABEL, SERVICES, grpc_ports
 from stacks.config import EnvironmentConfig
 
 meta = k8s.meta.v1
@@ -88,21 +89,29 @@ class NetworkPolicies(pulumi.ComponentResource):
         roles = {"app": app, "workers": workers}
         for role in dict.fromkeys(kc.https_egress):
             self._policy(roles[role], "allow-public-https", egress=[public_https])
+        # Temporal's pods authenticate to RDS with IAM: STS (for their IRSA role) and AWS's RDS CA trust store
+        # are public HTTPS endpoints.
+        self._policy(temporal, "allow-public-https", egress=[public_https])
 
         self._policy(app, "allow-from-load-balancer", ingress=[net.NetworkPolicyIngressRuleArgs(
             from_=_cidrs(load_balancers), ports=[_port(kc.app_port)],
         )])
-        self._policy(temporal, "allow-clients", ingress=[net.NetworkPolicyIngressRuleArgs(
-            from_=[net.NetworkPolicyPeerArgs(namespace_selector=_ns(app)),
-                   net.NetworkPolicyPeerArgs(namespace_selector=_ns(workers))],
-            ports=[_port(kc.temporal_port)],
-        )])
-        # Temporal's services (frontend, history, matching, worker) talk to each other on several ports.
+        # The clients reach the frontend's gRPC port, nothing else of Temporal.
+        self._policy(temporal, "allow-clients", pods={COMPONENT_LABEL: "frontend"}, ingress=[
+            net.NetworkPolicyIngressRuleArgs(
+                from_=[net.NetworkPolicyPeerArgs(namespace_selector=_ns(app)),
+                       net.NetworkPolicyPeerArgs(namespace_selector=_ns(workers))],
+                ports=[_port(kc.temporal_port)],
+            )])
+        # Temporal's services (frontend, history, matching, worker, and the UI as a frontend client) reach each
+        # other on their gRPC and membership ports only.
         same_namespace = [net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs())]
+        internal = [_port(p) for p in sorted({*grpc_ports(kc.temporal_port).values(),
+                                              *(membership for membership, _ in SERVICES.values())})]
         self._policy(
             temporal, "allow-within-namespace",
-            ingress=[net.NetworkPolicyIngressRuleArgs(from_=same_namespace)],
-            egress=[net.NetworkPolicyEgressRuleArgs(to=same_namespace)],
+            ingress=[net.NetworkPolicyIngressRuleArgs(from_=same_namespace, ports=internal)],
+            egress=[net.NetworkPolicyEgressRuleArgs(to=same_namespace, ports=internal)],
         )
         self._policy(temporal, "allow-postgres", egress=[net.NetworkPolicyEgressRuleArgs(
             to=_cidrs(datastores), ports=[_port(POSTGRES_PORT)],
@@ -110,14 +119,15 @@ class NetworkPolicies(pulumi.ComponentResource):
         self.register_outputs({"namespaces": self.namespaces})
 
     def _policy(self, namespace: str, policy: str, *, ingress: list | None = None,
-                egress: list | None = None) -> net.NetworkPolicy:
+                egress: list | None = None, pods: dict[str, str] | None = None) -> net.NetworkPolicy:
+        """``pods``: the labels of the pods it applies to (default: every pod of the namespace)."""
         types = [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
         return net.NetworkPolicy(
             f"{self._name}-{namespace}-{policy}",
             metadata=meta.ObjectMetaArgs(name=policy, namespace=namespace,
                                          labels={"environment": self._env}),
             spec=net.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(),
+                pod_selector=meta.LabelSelectorArgs(match_labels=pods),
                 policy_types=types,
                 ingress=ingress or None,
                 egress=egress or None,

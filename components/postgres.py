@@ -29,6 +29,8 @@ class PostgresDatabase(pulumi.ComponentResource):
     master_user_secret_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
     instance_identifier: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    resource_id: pulumi.Output[str]  # db-XXXX: what IAM database authentication (rds-db:connect) names
 
     def __init__(self, name: str, args: PostgresDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("infra:aws:PostgresDatabase", name, None, opts)
@@ -121,7 +123,11 @@ class PostgresDatabase(pulumi.ComponentResource):
             lambda secrets: secrets[0].secret_arn if secrets else None
         )
         self.security_group_id = sg.id
+        self.arn = self.instance.arn
+        self.resource_id = self.instance.resource_id
         self.register_outputs({
+            "arn": self.arn,
+            "resource_id": self.resource_id,
             "address": self.address,
             "port": self.port,
             "instance_identifier": self.instance_identifier,

@@ -19,16 +19,14 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.shared import irsa_trust
+from components.shared import irsa_role, restricted_container, restricted_pod, rolling_deployment
 from stacks.config import EnvironmentConfig
 
 meta = k8s.meta.v1
 core = k8s.core.v1
 apps = k8s.apps.v1
-policy = k8s.policy.v1
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 WORKER_HEALTH_PORT = 9090
@@ -151,56 +149,27 @@ class Workloads(pulumi.ComponentResource):
                 http_get=core.HTTPGetActionArgs(path="/healthz", port="http"),
                 initial_delay_seconds=15, period_seconds=20, timeout_seconds=2, failure_threshold=3,
             ),
-            security_context=core.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(),
             volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],
         )
-        deployment = apps.Deployment(
-            f"{self._name}-{component}",
-            metadata=meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels),
-            spec=apps.DeploymentSpecArgs(
-                replicas=replicas,
-                revision_history_limit=10,
-                selector=meta.LabelSelectorArgs(match_labels=self._selector(component)),
-                strategy=apps.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-                ),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=labels),
-                    spec=core.PodSpecArgs(
-                        service_account_name=component,
-                        automount_service_account_token=False,
-                        security_context=core.PodSecurityContextArgs(
-                            run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
-                            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[container],
-                        volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(
-                            medium="Memory", size_limit="64Mi"))],
-                        termination_grace_period_seconds=30,
-                        topology_spread_constraints=[core.TopologySpreadConstraintArgs(
-                            max_skew=1, topology_key=ZONE, when_unsatisfiable="ScheduleAnyway",
-                            label_selector=meta.LabelSelectorArgs(match_labels=self._selector(component)),
-                        )],
-                    ),
-                ),
+        metadata = meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels)
+        deployment = rolling_deployment(
+            f"{self._name}-{component}", metadata=metadata, selector=self._selector(component), replicas=replicas,
+            template_metadata=meta.ObjectMetaArgs(labels=labels),
+            pod=core.PodSpecArgs(
+                service_account_name=component,
+                automount_service_account_token=False,
+                security_context=restricted_pod(RUN_AS),
+                containers=[container],
+                volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(
+                    medium="Memory", size_limit="64Mi"))],
+                termination_grace_period_seconds=30,
+                topology_spread_constraints=[core.TopologySpreadConstraintArgs(
+                    max_skew=1, topology_key=ZONE, when_unsatisfiable="ScheduleAnyway",
+                    label_selector=meta.LabelSelectorArgs(match_labels=self._selector(component)),
+                )],
             ),
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[account])),
-        )
-        policy.PodDisruptionBudget(
-            f"{self._name}-{component}-pdb",
-            metadata=meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels),
-            spec=policy.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1,
-                selector=meta.LabelSelectorArgs(match_labels=self._selector(component)),
-            ),
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         return deployment
 
@@ -209,22 +178,13 @@ class Workloads(pulumi.ComponentResource):
         and to decrypt them through Secrets Manager, nothing else."""
         access, cfg = self._secrets, self._cfg
         assert access is not None
-        aws_child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{self._name}-{component}-role",
-            assume_role_policy=pulumi.Output.all(access.oidc_provider_arn, access.oidc_issuer).apply(
-                lambda v: irsa_trust(v[0], v[1], namespace, component)),
-            tags=cfg.tags(Name=f"{cfg.name_prefix}-{component}"),
-            opts=aws_child,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-{component}-read-secrets",
-            role=role.id,
+        return irsa_role(
+            f"{self._name}-{component}", cfg, slug=component, provider_arn=access.oidc_provider_arn,
+            issuer=access.oidc_issuer, namespace=namespace, service_account=component,
             policy=pulumi.Output.all(access.secrets_key_arn, *access.readable).apply(
                 lambda v: _read_secrets_policy(v[0], v[1:], cfg.region)),
-            opts=aws_child,
+            parent=self, policy_suffix="read-secrets",
         )
-        return role.arn
 
 
 def _read_secrets_policy(key_arn: str, secret_arns: list[str], region: str) -> str:

@@ -423,6 +423,92 @@ class RunbooksConfig(_Model):
     temporal: TemporalRunbookConfig = Field(default_factory=TemporalRunbookConfig)
 
 
+TEMPORAL_SERVERS = ("frontend", "history", "matching", "worker")
+
+
+def temporal_deployment(service: str) -> str:
+    """The Deployment of a Temporal service (a server or ``web``, the UI) in the Temporal namespace."""
+    return f"temporal-{service}"
+
+
+TEMPORAL_SERVER_TAG = re.compile(r"^(?P<version>\d+\.\d+\.\d+)$")
+
+
+class TemporalServiceConfig(_Model):
+    """One Temporal service's pods. Memory is requested and limited alike (no overcommit: an OOM-killed
+    history pod drops its shards); CPU may burst from ``cpu`` up to ``cpuLimit``."""
+
+    replicas: int = Field(ge=1, le=50)
+    cpu: float = Field(gt=0, le=16, description="CPU cores requested")
+    cpu_limit: float = Field(gt=0, le=16, description="CPU cores at most")
+    memory_gb: float = Field(gt=0, le=64, description="memory requested and limited, GiB")
+
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> TemporalServiceConfig:
+        if self.cpu_limit < self.cpu:
+            raise ValueError(f"cpuLimit {self.cpu_limit} is below cpu {self.cpu}; a limit must cover the request")
+        return self
+
+
+class TemporalConfig(_Model):
+    """Temporal on the cluster (components/temporal.py): images pinned to one server version, the history
+    shard count (fixed forever at the first deploy), pods per service, per-namespace limits."""
+
+    server_image: str = "temporalio/server:1.29.1"
+    admin_tools_image: str = "temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0"
+    ui_image: str = "temporalio/ui:2.41.0"
+    aws_cli_image: str = Field(default="amazon/aws-cli:2.27.50",
+                               description="reads the schema job's credentials (Secrets Manager, RDS IAM token)")
+    num_history_shards: int = Field(default=512, ge=1, le=16384,
+                                    description="fixed forever at the first deploy; a change is refused")
+    frontend: TemporalServiceConfig = TemporalServiceConfig(replicas=2, cpu=0.25, cpu_limit=1, memory_gb=0.5)
+    history: TemporalServiceConfig = TemporalServiceConfig(replicas=2, cpu=0.5, cpu_limit=1, memory_gb=1)
+    matching: TemporalServiceConfig = TemporalServiceConfig(replicas=2, cpu=0.25, cpu_limit=1, memory_gb=0.5)
+    worker: TemporalServiceConfig = TemporalServiceConfig(replicas=1, cpu=0.1, cpu_limit=0.5, memory_gb=0.5)
+    ui: TemporalServiceConfig = TemporalServiceConfig(replicas=1, cpu=0.05, cpu_limit=0.25, memory_gb=0.25)
+    default_namespace_rps: int = Field(default=400, ge=1, le=100_000,
+                                       description="frontend.namespaceRPS for any Temporal namespace not listed")
+    namespace_rps: dict[str, int] = Field(default_factory=dict,
+                                          description="frontend.namespaceRPS per Temporal namespace (tenant tiers)")
+
+    @field_validator("server_image", "admin_tools_image", "ui_image", "aws_cli_image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        return check_image(v)
+
+    @field_validator("namespace_rps")
+    @classmethod
+    def _rps(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, rps in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", name):
+                raise ValueError(f"{name!r} is not a Temporal namespace name")
+            if not isinstance(rps, int) or not 1 <= rps <= 100_000:
+                raise ValueError(f"{name}: {rps!r} requests per second; give a whole number from 1 to 100000")
+        return v
+
+    @model_validator(mode="after")
+    def _one_server_version(self) -> TemporalConfig:
+        server_tag = _tag(self.server_image)
+        if not TEMPORAL_SERVER_TAG.match(server_tag or ""):
+            raise _KeyedError("temporal.serverImage", f"{self.server_image!r}: tag the server image with its "
+                                                      "version, e.g. temporalio/server:1.29.1")
+        tools_tag = _tag(self.admin_tools_image) or ""
+        if tools_tag != server_tag and not tools_tag.startswith(f"{server_tag}-"):
+            raise _KeyedError("temporal.adminToolsImage",
+                              f"{self.admin_tools_image!r} is not for server {server_tag}: the schema it applies "
+                              f"must match the servers; use an admin-tools tag starting with {server_tag}")
+        return self
+
+    @property
+    def server_version(self) -> str:
+        return _tag(self.server_image) or ""
+
+
+def _tag(reference: str) -> str | None:
+    match = IMAGE_REFERENCE.match(reference)
+    return match["tag"] if match else None
+
+
 class EnvironmentConfig(_Model):
     """Everything one environment needs; ``environment`` comes from the stack name, not the file."""
 
@@ -442,6 +528,7 @@ class EnvironmentConfig(_Model):
     budget: BudgetConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    temporal: TemporalConfig = Field(default_factory=TemporalConfig)
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:

@@ -37,6 +37,7 @@ class PlannedResource:
     inputs: dict[str, Any]
     id: str | None = None  # the mock engine's id; lets rules follow references between resources
     protect: bool = False  # the `protect` resource option: the engine refuses to delete or replace it
+    depends_on: tuple[str, ...] = ()  # URNs the engine creates first (depends_on and inputs' resources)
 
 
 @dataclass
@@ -98,6 +99,7 @@ class _CapturingMonitor(mocks.MockMonitor):
             inputs=_redact(inputs),
             id=response.id or None,
             protect=bool(request.protect),
+            depends_on=tuple(request.dependencies),
         )
         with self._lock:
             self._plan.resources.append(resource)
@@ -156,6 +158,7 @@ def _rds_instance(args: mocks.MockResourceArgs, region: str) -> dict:
     return {
         "address": address,
         "endpoint": f"{address}:5432",
+        "resourceId": f"db-{_digest(ident).upper()}",
         "port": args.inputs.get("port", 5432),
         "masterUserSecrets": [{
             "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!db-{_digest(ident)}",

@@ -16,6 +16,7 @@ from components.network import Network, NetworkArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis import RedisCache, RedisCacheArgs
+from components.temporal import Temporal, TemporalArgs
 from components.workloads import SecretAccess, Workloads, WorkloadsArgs
 from stacks.config import EnvironmentConfig
 
@@ -68,6 +69,18 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
     netpol = NetworkPolicies(f"{prefix}-netpol", NetworkPoliciesArgs(config=cfg, provider=eks.provider))
     limits = NamespaceLimits(f"{prefix}-limits", NamespaceLimitsArgs(config=cfg, provider=eks.provider),
                              opts=pulumi.ResourceOptions(depends_on=[netpol]))  # netpol creates the namespaces
+    temporal = Temporal(f"{prefix}-temporal", TemporalArgs(
+        config=cfg,
+        provider=eks.provider,
+        database_address=postgres.address,
+        database_port=postgres.port,
+        database_arn=postgres.arn,
+        database_resource_id=postgres.resource_id,
+        master_secret_arn=postgres.master_user_secret_arn,
+        secrets_key_arn=keys.secrets_key_arn,
+        oidc_provider_arn=eks.cluster_oidc_provider_arn,
+        oidc_issuer=eks.oidc_issuer,
+    ), opts=pulumi.ResourceOptions(depends_on=[netpol, limits]))
     if cfg.release.image:  # the application, once `infra deploy` has set a release
         secrets = SecretAccess(
             oidc_provider_arn=eks.cluster_oidc_provider_arn,
@@ -112,6 +125,9 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "load_balancer_dns_name": edge.dns_name,  # point the API's domain (the certificate's) here
         "alerts_topic_arn": alerts.topic_arn,
         "budget_name": alerts.budget_name,
+        "temporal_frontend_address": temporal.frontend_address,  # what the workers dial (7233, in-cluster)
+        # fixed forever at the first deploy: preview and up compare the stack file with it (stacks/shards.py)
+        "temporal_history_shards": temporal.history_shards,
     }
 
 

@@ -17,7 +17,7 @@ from policies.rules.kubernetes import NAMESPACE, SYSTEM_NAMESPACES
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
-WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job")
 CAPPED = ("limits.cpu", "limits.memory", "pods")
 
 # Kubernetes quantity suffixes. Parsed here rather than with kubernetes.utils, whose import pulls in the
@@ -77,16 +77,25 @@ def _surge(spec: dict, replicas: int) -> int:
 
 
 def _pod_limits(spec: dict, defaults: dict) -> dict[str, Decimal]:
-    """What one pod counts against limits.cpu / limits.memory; a container without limits gets the
-    namespace's LimitRange defaults, as Kubernetes would give it."""
+    """What one pod counts against limits.cpu / limits.memory: its containers together, or its largest init
+    container when that is more (init containers run one at a time, before the others), as Kubernetes counts
+    it. A container without limits gets the namespace's LimitRange defaults, as Kubernetes would give it."""
+    pod = (spec.get("template") or {}).get("spec") or {}
     total = {"limits.cpu": Decimal(0), "limits.memory": Decimal(0)}
-    for container in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+    for key, value in _container_limits(pod.get("containers"), defaults):
+        total[key] += value
+    for key, value in _container_limits(pod.get("initContainers"), defaults):
+        total[key] = max(total[key], value)
+    return total
+
+
+def _container_limits(containers: list | None, defaults: dict) -> Iterator[tuple[str, Decimal]]:
+    for container in containers or []:
         limits = (container.get("resources") or {}).get("limits") or {}
         for resource in ("cpu", "memory"):
             value = limits.get(resource, defaults.get(resource))
             if value is not None:
-                total[f"limits.{resource}"] += quantity(value)
-    return total
+                yield f"limits.{resource}", quantity(value)
 
 
 def _workloads_fit(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
@@ -119,8 +128,11 @@ def _at_full_rollout(workloads: list[Resource], defaults: dict) -> dict[str, Dec
     used = {"pods": Decimal(0), "limits.cpu": Decimal(0), "limits.memory": Decimal(0)}
     for w in workloads:
         spec = w.props.get("spec") or {}
-        replicas = int(spec.get("replicas", 1))
-        pods = replicas + (_surge(spec, replicas) if w.type.endswith(":Deployment") else 0)
+        if w.type.endswith(":Job"):  # its pods at once; a finished job's pods no longer count
+            pods = int(spec.get("parallelism", 1))
+        else:
+            replicas = int(spec.get("replicas", 1))
+            pods = replicas + (_surge(spec, replicas) if w.type.endswith(":Deployment") else 0)
         used["pods"] += pods
         for key, value in _pod_limits(spec, defaults).items():
             used[key] += value * pods
@@ -138,7 +150,9 @@ RULES = [
          "LimitRange with container defaults", Enforcement.MANDATORY,
          "set infra:kubernetes.quotas for the namespace (the NamespaceLimits component creates both)",
          None, stack_check=_namespaces_limited),
-    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas plus surge)",
-         Enforcement.MANDATORY, "raise infra:kubernetes.quotas for the namespace, or lower infra:release replicas",
+    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas plus surge; "
+         "a job's pods and the larger of init containers and containers, as Kubernetes counts them)",
+         Enforcement.MANDATORY, "raise infra:kubernetes.quotas for the namespace, or lower the replicas or limits "
+         "(infra:release, infra:temporal)",
          None, stack_check=_workloads_fit),
 ]

@@ -163,7 +163,7 @@ def test_the_table_says_what_is_missing_and_that_plan_works_offline(bare_machine
     result = infra("doctor", "prod")
     assert result.exit_code == 2
     assert "infra doctor prod" in result.stdout and "MISSING" in result.stdout
-    assert "5 of 7 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
+    assert "5 of 8 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
 
 
 def test_an_invalid_setting_is_exit_2(bare_machine, monkeypatch):
@@ -184,3 +184,24 @@ def test_unknown_environment_is_one_line_exit_2(env):
 def test_doctor_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "infra doctor" in readme
+
+
+def test_temporal_names_what_the_stack_runs_and_checks_the_runbook_target(bare_machine, write_config, monkeypatch):
+    checks = _checks(infra("doctor", "staging", "--json"))
+    assert checks["Temporal"] == {**checks["Temporal"], "ok": True, "detail": (
+        "the stack runs Temporal 1.29.1 in namespace temporal (128 history shards, fixed at the first deploy); "
+        "temporal-restart acts on k8s://temporal/deployment/temporal-frontend")}
+
+    def target(value):
+        path = write_config("staging", lambda c: c["infra:runbooks"]["temporal"].update(target=value))
+        monkeypatch.setattr("stacks.project.stack_file", lambda env: path)
+        return _checks(result := infra("doctor", "staging", "--json"))["Temporal"], result
+
+    typo, result = target("k8s://temporal/deployment/temporal-frontnd")
+    assert not typo["ok"] and result.exit_code == 2
+    assert typo["detail"].endswith("but infra:runbooks.temporal.target k8s://temporal/deployment/temporal-frontnd is "
+                                   "none of its deployments (set it to k8s://temporal/deployment/temporal-frontend)")
+    compose, _ = target("docker://generic-corp-temporal")
+    assert compose["ok"] and compose["detail"].endswith(
+        "acts on docker://generic-corp-temporal, a container outside the stack (its frontend: "
+        "k8s://temporal/deployment/temporal-frontend)")

@@ -37,6 +37,9 @@ def test_plan_shows_every_component_and_its_key_settings(infra, staging_plan):
     # network policies in words: what each namespace may reach
     assert "denies all ingress and egress" in out and "to namespace temporal on 7233/TCP" in out
     assert "except 5 private ranges on 443/TCP" in out
+    # workloads by their containers: Temporal's servers, images pinned, with their limits
+    assert "infra:k8s:Temporal" in out
+    assert "frontend: temporalio/server:1.29.1 (limits cpu=1, memory=512Mi)" in " ".join(out.split())
 
 
 def test_json_document_is_versioned_and_complete(infra, staging_plan):

@@ -33,7 +33,8 @@ def environment(aws, monkeypatch):
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
     cloudwatch.set_alarm_state(AlarmName="infra-prod-api-5xx", StateValue="ALARM", StateReason="prod's")
     server = RecordedApiServer({("GET", DEPLOYMENTS.format(ns)): [(200, "workers_running.json")]
-                                for ns in ("app", "workers", "temporal")})
+                                for ns in ("app", "workers")})
+    server.routes[("GET", DEPLOYMENTS.format("temporal"))] = [(200, "temporal_running.json")]
     monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", lambda: api_client(server))
     return server
 
@@ -63,8 +64,8 @@ def test_a_healthy_environment_reads_ok_everywhere(environment, aws):
     assert "automatic failover on" in found["redis"]["detail"]
     assert found["alarms"]["detail"] == "no alarm firing"  # prod's firing alarm is not staging's
     assert found["budget"]["detail"].startswith("$310.00 of $900.00 (34%) this month: breaker ok")
-    assert found["workloads"]["detail"] == (  # 3 namespaces x 3 recorded; the release from app and workers
-        "9 deployments, every replica ready; running registry.example.com/platform/app:2.0.0")
+    assert found["workloads"]["detail"] == (  # app and workers 3 each, Temporal's 5; the release from app and workers
+        "11 deployments, every replica ready; running registry.example.com/platform/app:2.0.0")
 
 
 def test_what_needs_attention_is_named_and_exits_1(environment, aws):
@@ -79,7 +80,9 @@ def test_what_needs_attention_is_named_and_exits_1(environment, aws):
     out = " ".join(result.stdout.split())
     assert "alarms ATTENTION 1 firing: infra-staging-api-5xx" in out
     assert "budget ATTENTION $850.00 of $900.00 (94%) this month: breaker warn" in out
-    assert "workloads ATTENTION 1 of 7 deployments short: temporal/temporal-frontend 0/2 ready" in out
+    assert ("workloads ATTENTION 5 of 11 deployments short: temporal/temporal-frontend 0/2 ready; "
+            "temporal/temporal-history missing; temporal/temporal-matching missing; temporal/temporal-web missing; "
+            "temporal/temporal-worker missing") in out
     assert "database ok" in out and "redis ok" in out
     assert "needs attention: alarms, budget, workloads" in out
 

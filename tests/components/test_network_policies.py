@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 
 NS = "kubernetes.io/metadata.name"
@@ -62,7 +64,8 @@ def test_app_and_workers_reach_public_https_but_not_private_ranges_or_metadata(b
         [peer] = rule["to"]
         assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"
         assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(peer["ipBlock"]["except"])
-    assert ("temporal", "allow-public-https") not in policies
+    # Temporal's pods always: STS for their IRSA role and the RDS CA trust store
+    assert policies[("temporal", "allow-public-https")] == policies[("app", "allow-public-https")]
 
 
 def test_https_egress_is_per_namespace_and_a_vpc_outside_rfc1918_is_excepted(build_k8s, staging_cfg):
@@ -76,3 +79,72 @@ def test_https_egress_is_per_namespace_and_a_vpc_outside_rfc1918_is_excepted(bui
     from components.network_policies import not_public
 
     assert not_public("198.18.0.0/16")[-1] == "198.18.0.0/16"
+
+
+def _admits(policies, src: tuple[str, dict], dst: tuple[str, dict], port: int) -> bool:
+    """Whether the policies let a TCP connection from pod ``src`` to pod ``dst`` on ``port`` through: some policy
+    selecting the source allows it out and some policy selecting the destination allows it in (Kubernetes'
+    semantics with default-deny both ways; ipBlock peers never match pods, which are addressed by labels here)."""
+
+    def labels_match(selector, labels) -> bool:
+        return all(labels.get(k) == v for k, v in ((selector or {}).get("matchLabels") or {}).items())
+
+    def peer_matches(peer, policy_ns, other) -> bool:
+        if "ipBlock" in peer:
+            return False
+        other_ns, other_labels = other
+        ns_ok = (labels_match(peer["namespaceSelector"], {NS: other_ns}) if "namespaceSelector" in peer
+                 else other_ns == policy_ns)
+        return ns_ok and ("podSelector" not in peer or labels_match(peer["podSelector"], other_labels))
+
+    def port_ok(rule) -> bool:
+        return not rule.get("ports") or any(p["port"] == port and p["protocol"] == "TCP" for p in rule["ports"])
+
+    def one_way(pod, other, kind, peers) -> bool:
+        ns, labels = pod
+        return any(port_ok(rule) and any(peer_matches(p, ns, other) for p in rule.get(peers, []))
+                   for (policy_ns, _), spec in policies.items()
+                   if policy_ns == ns and kind.capitalize() in spec["policyTypes"]
+                   and labels_match(spec["podSelector"], labels)
+                   for rule in spec.get(kind) or [])
+
+    return one_way(src, dst, "egress", "to") and one_way(dst, src, "ingress", "from")
+
+
+def _temporal_pod(component: str) -> tuple[str, dict]:
+    return "temporal", {"app.kubernetes.io/name": "temporal", "app.kubernetes.io/component": component}
+
+
+@pytest.mark.parametrize(("src", "dst", "port", "allowed"), [
+    (("app", {"app.kubernetes.io/name": "app"}), _temporal_pod("frontend"), 7233, True),
+    (("workers", {"app.kubernetes.io/name": "worker"}), _temporal_pod("frontend"), 7233, True),
+    # the clients get the frontend's gRPC port and nothing else of Temporal
+    (("app", {}), _temporal_pod("frontend"), 6933, False),
+    (("app", {}), _temporal_pod("history"), 7234, False),
+    (("workers", {}), _temporal_pod("matching"), 7235, False),
+    (("workers", {}), _temporal_pod("history"), 7233, False),
+    (("default", {}), _temporal_pod("frontend"), 7233, False),
+    # Temporal's services among themselves: gRPC and membership ports only
+    (_temporal_pod("history"), _temporal_pod("frontend"), 7233, True),
+    (_temporal_pod("frontend"), _temporal_pod("history"), 7234, True),
+    (_temporal_pod("history"), _temporal_pod("matching"), 6935, True),
+    (_temporal_pod("worker"), _temporal_pod("frontend"), 7233, True),
+    (_temporal_pod("web"), _temporal_pod("frontend"), 7233, True),
+    (_temporal_pod("history"), _temporal_pod("frontend"), 22, False),
+    (_temporal_pod("frontend"), _temporal_pod("web"), 8080, False),
+    # Temporal does not reach into the application
+    (_temporal_pod("worker"), ("app", {"app.kubernetes.io/name": "app"}), 8080, False),
+])
+def test_temporal_flows_judged_as_kubernetes_would(build_k8s, staging_cfg, src, dst, port, allowed):
+    policies, _ = _policies(build_k8s, staging_cfg)
+    assert _admits(policies, src, dst, port) is allowed
+
+
+def test_temporal_reaches_postgres_and_https_only_outside_the_cluster(build_k8s, staging_cfg):
+    policies, _ = _policies(build_k8s, staging_cfg)
+    [pg] = policies[("temporal", "allow-postgres")]["egress"]
+    assert [p["ipBlock"]["cidr"] for p in pg["to"]] == staging_cfg.network.database_subnets
+    assert pg["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    outward = {name for (ns, name), spec in policies.items() if ns == "temporal"
+               for rule in spec.get("egress") or [] for peer in rule["to"] if "ipBlock" in peer}
+    assert outward == {"allow-postgres", "allow-public-https"}

@@ -103,7 +103,7 @@ def test_invalid_stack_file_stops_up_before_the_backend(infra, fake, write_confi
 def test_preview_needs_no_confirmation_and_changes_nothing(infra, fake):
     result = infra("preview", "prod")
     assert result.exit_code == 0, result.output
-    assert fake.opened == [("prod", True)] and fake.names() == ["preview"] and fake.mutations() == []
+    assert fake.opened == [("prod", True)] and fake.names() == ["outputs", "preview"] and fake.mutations() == []
     assert "policy pack:" in result.stdout
     assert "to create" in result.stdout and "prod preview: 2 to create" in result.stdout
 

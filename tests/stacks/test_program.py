@@ -6,8 +6,10 @@ import collections
 import importlib
 import inspect
 import json
+import re
 
 import pytest
+import yaml
 
 from stacks.offline import SECRET, run
 
@@ -50,8 +52,8 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:secretsmanager/secretVersion:SecretVersion": 3,
         "kubernetes:core/v1:Namespace": 3,
         # per namespace: default deny + DNS; app & workers: temporal + datastores; app: LB;
-        # temporal: clients, within-namespace, postgres
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * 2 + 2 * 2 + 1 + 3 + len(set(cfg.kubernetes.https_egress)),
+        # temporal: clients, within-namespace, postgres, public HTTPS (STS, RDS CA)
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * 2 + 2 * 2 + 1 + 4 + len(set(cfg.kubernetes.https_egress)),
         "infra:aws:Network": 1,
         "infra:aws:EncryptionKeys": 1,
         "infra:aws:EksCluster": 1,
@@ -70,6 +72,16 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:cloudwatch/metricAlarm:MetricAlarm": 3 + 3 * (1 + cfg.redis.replicas) + 2,
         "infra:aws:BudgetAlerts": 1,
         "infra:aws:Alarms": 1,
+        # Temporal: frontend, history, matching, worker and the UI, each with a disruption budget; the frontend
+        # and UI Services plus a headless one per server; server, schema and UI identities; its config, dynamic
+        # config and schema scripts; the schema job; an IRSA role and policy for the servers and the job
+        "infra:k8s:Temporal": 1,
+        "kubernetes:apps/v1:Deployment": 5,
+        "kubernetes:policy/v1:PodDisruptionBudget": 5,
+        "kubernetes:core/v1:Service": 6,
+        "kubernetes:core/v1:ServiceAccount": 3,
+        "kubernetes:core/v1:ConfigMap": 3,
+        "kubernetes:batch/v1:Job": 1,
     }
 
 
@@ -153,11 +165,11 @@ def test_kubernetes_objects_match_the_api_schemas(env, request):
 
     cfg = request.getfixturevalue(f"{env}_cfg")
     plan = request.getfixturevalue(f"{env}_plan")
-    objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
-    assert len(objects) == 19 + 6  # namespaces and network policies; quotas and limit ranges
-    for r in objects:
-        manifest = {k: r.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in r.inputs}
-        kubernetes_validate.validate(manifest, f"{cfg.eks.version}.0", strict=True)
+    objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom and "apiVersion" in r.inputs]
+    # namespaces and network policies; quotas and limit ranges; Temporal
+    assert len(objects) == 20 + 6 + 23
+    for r in objects:  # every field the program sends, not a chosen few (a ConfigMap's data, an account's flags)
+        kubernetes_validate.validate(r.inputs, f"{cfg.eks.version}.0", strict=True)
 
 
 def test_schema_validation_would_catch_a_broken_object():
@@ -168,3 +180,61 @@ def test_schema_validation_would_catch_a_broken_object():
               "spec": {"podSelector": {}, "policyType": ["Ingress"]}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, "1.33.0", strict=True)
+
+
+_PASSWORD_KEYS = re.compile(r"(?i)^(password|passwd|pgpassword|sql_password|master_?password|secret_?string)$")
+# `password: hunter2`, `PGPASSWORD=hunter2`, `"password": "hunter2"`: a literal, not a reference ($VAR, $(...))
+_PASSWORD_TEXT = re.compile(r"(?i)(password|passwd)[\"']?\s*[:=]\s*[\"']?(?![\"'$\s{(])[^\s\"',}]{4,}")
+
+
+def _password_literals(value, path="") -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        if _PASSWORD_KEYS.match(str(value.get("name", ""))) and isinstance(value.get("value"), str):
+            found.append(f"{path} (env {value['name']})")  # an environment variable given a literal
+        for k, v in value.items():
+            if _PASSWORD_KEYS.match(str(k)) and v not in (None, "", SECRET):
+                found.append(f"{path}.{k}")
+            found += _password_literals(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _password_literals(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        found += [f"{path}: {m.group(0)}" for m in _PASSWORD_TEXT.finditer(value)]
+        if value.lstrip().startswith(("{", "#")) or "\n" in value:  # a config file inside a ConfigMap
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parsed = None
+            if isinstance(parsed, dict | list):
+                found += _password_literals(parsed, f"{path}(yaml)")
+    return found
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_no_password_shaped_literal_in_any_input(env, request):
+    plan = request.getfixturevalue(f"{env}_plan")
+    found = [f"{r.type} {r.name}{where}" for r in plan.resources for where in _password_literals(r.inputs)]
+    assert found == []
+
+
+@pytest.mark.parametrize("leak", [
+    {"data": {"production.yaml": "persistence:\n  sql:\n    password: hunter2hunter2\n"}},
+    {"env": [{"name": "SQL_PASSWORD", "value": "hunter2hunter2"}]},
+    {"data": {"run.sh": "export PGPASSWORD=hunter2hunter2\n"}},
+])
+def test_the_password_scan_would_catch_a_leak(leak):
+    assert _password_literals(leak)
+
+
+def test_temporal_pods_get_the_rds_endpoint_with_tls_for_both_datastores(staging_plan):
+    [db] = staging_plan.by_type("aws:rds/instance:Instance")
+    address = f"{db.inputs['identifier']}."  # the mock engine's address starts with the identifier
+    [config] = [r for r in staging_plan.by_type("kubernetes:core/v1:ConfigMap")
+                if r.inputs["metadata"]["name"] == "temporal-config"]
+    stores = yaml.safe_load(config.inputs["data"]["production.yaml"])["persistence"]["datastores"]
+    for store in stores.values():
+        sql = store["sql"]
+        assert sql["connectAddr"].startswith(address) and sql["connectAddr"].endswith(".rds.amazonaws.com:5432")
+        assert sql["tls"]["enabled"] is True and sql["tls"]["enableHostVerification"] is True
+        assert sql["authPlugin"]["plugin"] == "rds-iam-auth"
