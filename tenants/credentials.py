@@ -51,25 +51,22 @@ class CredentialStore:
                     Tags=[{"Key": k, "Value": v} for k, v in self.cfg.tags(tenant=tenant).items()])
                 return
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "InvalidRequestException":  # scheduled for deletion: take it back
-                    self.secrets.restore_secret(SecretId=name)
-                elif code != "ResourceExistsException":
+                if exc.response.get("Error", {}).get("Code") not in ("ResourceExistsException",
+                                                                     "InvalidRequestException"):
                     raise
+            if "DeletedDate" in self.secrets.describe_secret(SecretId=name):  # a tenant offboarded in the window
+                self.secrets.restore_secret(SecretId=name)
             self.secrets.put_secret_value(SecretId=name, SecretString=body)
 
     def schedule_deletion(self, name: str, *, tenant: str) -> int | None:
-        """Schedule the deletion; the recovery window in days, or None when there was no secret."""
-        from botocore.exceptions import ClientError
-
+        """Schedule the deletion (once); the recovery window in days, or None when there is no secret."""
         window = 30 if self.cfg.is_prod else 7
-        with aws_errors(f"schedule the deletion of tenant {tenant}'s credentials"):
-            try:
+        found = self.describe(name)
+        if found is None:
+            return None
+        if "DeletedDate" not in found:
+            with aws_errors(f"schedule the deletion of tenant {tenant}'s credentials"):
                 self.secrets.delete_secret(SecretId=name, RecoveryWindowInDays=window)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                    return None
-                raise
         return window
 
     def describe(self, name: str) -> dict[str, Any] | None:
