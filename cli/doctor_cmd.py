@@ -24,6 +24,7 @@ STACK = "preview, up, refresh, destroy, outputs, history, deploy, releases, roll
 AWS = "the stack commands, cost report, the AWS runbooks"
 KUBERNETES = "runbooks on EKS (temporal-restart with k8s://, cost-circuit-breaker)"
 DOCKER = "restart-container, temporal-restart with docker://"
+TENANTS = "infra tenant"
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,17 @@ def _runbook_access(api, namespaces: tuple[str, ...]) -> list[tuple[str, bool]]:
     return answers
 
 
+def _tenant_database(stack: _StackFile) -> str:
+    """The path `infra tenant` takes to the private database: INFRA_DATABASE_URL (a port-forward) or the
+    RDS endpoint, with the master secret's login (docs/tenants.md)."""
+    from tenants.connection import probe
+    from tenants.lifecycle import tenancy_of
+
+    cfg = stack.valid()
+    tenancy_of(cfg)
+    return probe(cfg)
+
+
 def _docker() -> str:
     import os
 
@@ -220,6 +232,7 @@ def doctor(
         _run("AWS credentials", AWS, lambda: _aws(env)),
         _run("Kubernetes", KUBERNETES, lambda: _kubernetes(stack)),
         _run("container engine", DOCKER, _docker),
+        _run("tenant database", TENANTS, lambda: _tenant_database(stack)),
     ]
     if as_json:
         typer.echo(json.dumps({"version": 1, "environment": env, "ready": all(f.ok for f in findings),

@@ -567,8 +567,10 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] = EnvironmentConfig
+    keyed = False  # the previous part was a dict field: this part is one of its keys (a tier's name)
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = next(
             (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
@@ -582,6 +584,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if inner is None:
             return None
         model = inner
+        keyed = getattr(annotation, "__origin__", None) is dict
     return model
 
 

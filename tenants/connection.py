@@ -113,3 +113,16 @@ def _master_secret(cfg: EnvironmentConfig) -> tuple[str, str, dict[str, Any]]:
     except (ValueError, KeyError, TypeError):
         raise MissingPrerequisite("the database master secret has no username/password",
                                   hint="check the secret RDS manages for the instance") from None
+
+
+def probe(cfg: EnvironmentConfig, url: str | None = None) -> str:
+    """Log in the way `infra tenant` would and say where, as whom and what is there (reads only)."""
+    target = admin_target(cfg, url)
+    with target.connect(autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        registry = conn.execute("SELECT to_regclass('infra_platform.tenants')").fetchone()[0]
+        tenants = conn.execute("SELECT count(*) FROM infra_platform.tenants").fetchone()[0] if registry else None
+    found = (f"{tenants} tenant(s) registered" if tenants is not None
+             else "no registry yet (the first `infra tenant create` makes it)")
+    return (f"PostgreSQL {version.split()[0]} at {target.where} as {target.params.get('user')} "
+            f"(login from {target.source}); {found}")

@@ -17,7 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("INFRA_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """Debian's newest installed server (15 on bookworm), or INFRA_TEST_PG_BIN."""
+    if os.environ.get("INFRA_TEST_PG_BIN"):
+        return Path(os.environ["INFRA_TEST_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 ADMIN = "app_admin"
 ADMIN_PASSWORD = "admin-test-password"  # test-only server on loopback
 DATABASE = "app"

@@ -277,3 +277,21 @@ def test_an_unreachable_database_is_exit_3_with_the_way_in(infra, env_vars, monk
     monkeypatch.setenv("INFRA_DATABASE_URL", f"postgresql://u:p@127.0.0.1:{free_port()}/app?sslmode=disable")
     line = one_line_error(infra("tenant", "list", "--env", "staging"), 3)
     assert "cannot log in to PostgreSQL at 127.0.0.1:" in line and "port-forward" in line and ":p@" not in line
+
+
+def test_doctor_checks_the_path_to_the_tenant_database(infra, env_vars, tenancy, monkeypatch, tmp_path):
+    from servers import free_port
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    tenancy.create("acme", "starter")
+    checks = {c["check"]: c for c in json.loads(infra("doctor", "staging", "--json").stdout)["checks"]}
+    found = checks["tenant database"]
+    assert found["ok"] and found["neededBy"] == "infra tenant"
+    assert found["detail"].startswith("PostgreSQL 1") and "as app_admin (login from the database URL)" in found["detail"]
+    assert found["detail"].endswith("1 tenant(s) registered")
+
+    monkeypatch.setenv("INFRA_DATABASE_URL", f"postgresql://u:secret-pw@127.0.0.1:{free_port()}/app")
+    result = infra("doctor", "staging", "--json")
+    found = {c["check"]: c for c in json.loads(result.stdout)["checks"]}["tenant database"]
+    assert not found["ok"] and "port-forward" in found["detail"] and "secret-pw" not in result.output
