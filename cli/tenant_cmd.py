@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from stacks.config import EnvironmentConfig
     from tenants.lifecycle import Outcome, Tenancy
 
 EXIT_CODES = ("Exit codes: 0 ok · 1 failed (re-run finishes it) · 2 invalid input, nothing changed · "
@@ -34,31 +35,37 @@ Yes = Annotated[bool, typer.Option("--yes", help="Do not ask (CI).")]
 Json = Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")]
 
 
-def _tenancy(env: str, database_url: str | None, temporal_address: str | None) -> Tenancy:
+def _config(env: str) -> EnvironmentConfig:
     from stacks import config
     from stacks.project import stack_file
+
+    return config.load(env, stack_file(env))
+
+
+def _tenancy(cfg: EnvironmentConfig, database_url: str | None, temporal_address: str | None) -> Tenancy:
     from tenants.connection import admin_target
     from tenants.lifecycle import Tenancy, tenancy_of
     from tenants.temporal import TemporalPlace
 
-    cfg = config.load(env, stack_file(env))
     tenancy = tenancy_of(cfg)
     temporal = TemporalPlace(temporal_address or tenancy.temporal_address, tenancy.temporal_namespace,
                              tenancy.temporal_retention_days)
     return Tenancy(cfg, admin_target(cfg, database_url), temporal)
 
 
-def _check_input(env: str, name: str, tier: str | None = None) -> None:
-    """Name and tier first: bad input is refused before any connection is opened."""
-    from stacks import config
-    from stacks.project import stack_file
+def _check_input(env: str, name: str | None = None, tier: str | None = None) -> EnvironmentConfig:
+    """Environment, name and tier first: bad input is refused before any connection is opened."""
+    from stacks.config import check_environment
     from tenants.lifecycle import tier_of
     from tenants.names import check_slug
 
-    config.check_environment(env)
-    check_slug(name)
+    check_environment(env)
+    if name is not None:
+        check_slug(name)
+    cfg = _config(env)
     if tier is not None:
-        tier_of(config.load(env, stack_file(env)), tier)
+        tier_of(cfg, tier)
+    return cfg
 
 
 def _confirm(env: str, yes: bool, question: str, *, retype: str | None = None) -> None:
@@ -103,18 +110,15 @@ def create(
     temporal_address: TemporalAddress = None,
 ) -> None:
     """Onboard a tenant: schema, login role with the tier's limits, task queue, secret. Safe to re-run."""
-    _check_input(env, name, tier)
+    cfg = _check_input(env, name, tier)
     if env == "prod":
         _confirm(env, yes, f"Create tenant {name} (tier {tier}) in prod.")
-    _report(_tenancy(env, database_url, temporal_address).create(name, tier), as_json, env)
+    _report(_tenancy(cfg, database_url, temporal_address).create(name, tier), as_json, env)
 
 
 def list_tenants(env: Env, as_json: Json = False, database_url: DatabaseUrl = None) -> None:
     """Every tenant of the environment with its tier and status (from the registry)."""
-    from stacks.config import check_environment
-
-    check_environment(env)
-    records = _tenancy(env, database_url, None).list()
+    records = _tenancy(_check_input(env), database_url, None).list()
     if as_json:
         typer.echo(json.dumps({"version": 1, "environment": env, "tenants": [r.as_dict() for r in records]},
                               indent=2))
@@ -136,8 +140,7 @@ def list_tenants(env: Env, as_json: Json = False, database_url: DatabaseUrl = No
 
 def show(name: Name, env: Env, as_json: Json = False, database_url: DatabaseUrl = None) -> None:
     """One tenant: registry row, tier limits, and what the database enforces for its role right now."""
-    _check_input(env, name)
-    record, live = _tenancy(env, database_url, None).show(name)
+    record, live = _tenancy(_check_input(env, name), database_url, None).show(name)
     if as_json:
         typer.echo(json.dumps({"version": 1, "environment": env, "tenant": record.as_dict(), "database": live},
                               indent=2))
@@ -163,32 +166,31 @@ def set_tier(
     temporal_address: TemporalAddress = None,
 ) -> None:
     """Move a tenant to another tier; the database and Temporal limits change at once."""
-    _check_input(env, name, tier)
-    _report(_tenancy(env, database_url, temporal_address).set_tier(name, tier), as_json, env)
+    cfg = _check_input(env, name, tier)
+    _report(_tenancy(cfg, database_url, temporal_address).set_tier(name, tier), as_json, env)
 
 
 def suspend(name: Name, env: Env, yes: Yes = False, as_json: Json = False, database_url: DatabaseUrl = None,
             temporal_address: TemporalAddress = None) -> None:
     """Stop the tenant's logins and new work (sessions ended, activities not dispatched); data is kept."""
-    _check_input(env, name)
+    cfg = _check_input(env, name)
     if env == "prod":
         _confirm(env, yes, f"Suspend tenant {name} in prod.")
-    _report(_tenancy(env, database_url, temporal_address).suspend(name), as_json, env)
+    _report(_tenancy(cfg, database_url, temporal_address).suspend(name), as_json, env)
 
 
 def resume(name: Name, env: Env, as_json: Json = False, database_url: DatabaseUrl = None,
            temporal_address: TemporalAddress = None) -> None:
     """Undo a suspension: logins and the tier's dispatch rate come back."""
-    _check_input(env, name)
-    _report(_tenancy(env, database_url, temporal_address).resume(name), as_json, env)
+    cfg = _check_input(env, name)
+    _report(_tenancy(cfg, database_url, temporal_address).resume(name), as_json, env)
 
 
 def offboard(name: Name, env: Env, yes: Yes = False, as_json: Json = False, database_url: DatabaseUrl = None,
              temporal_address: TemporalAddress = None) -> None:
     """Remove a tenant: dump its schema (encrypted, infra:tenancy.dumps) first, then drop schema and role,
     end its Temporal work and schedule its secret's deletion. Prod asks to retype the tenant's name."""
-    _check_input(env, name)
-    tenancy = _tenancy(env, database_url, temporal_address)
+    tenancy = _tenancy(_check_input(env, name), database_url, temporal_address)
     record, _ = tenancy.show(name)  # a tenant that does not exist: exit 2 before any question
     _confirm(env, yes, f"Offboard tenant {name} ({record.tier}, {record.status}) from {env}: its schema is dumped "
                        "and then dropped.", retype=name if env == "prod" else None)

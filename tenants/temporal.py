@@ -33,12 +33,12 @@ class TemporalPlace:
         self.retention_days = retention_days
 
     def _run(self, action: str, work: Callable[[Any], Awaitable[T]]) -> T:
-        from temporalio.client import Client
-        from temporalio.service import RPCError
+        # The service client, not temporalio.client: these are plain RPCs, and it imports in half the time.
+        from temporalio.service import ConnectConfig, RPCError, ServiceClient
 
         async def main() -> T:
             try:
-                client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace),
+                client = await asyncio.wait_for(ServiceClient.connect(ConnectConfig(target_host=self.address)),
                                                 CONNECT_TIMEOUT_S)
             except (RuntimeError, TimeoutError, RPCError) as exc:
                 why = (str(exc).splitlines() or ["no answer in time"])[0][:160]
@@ -105,13 +105,25 @@ class TemporalPlace:
     def terminate_open(self, queue: str, reason: str) -> int:
         """Terminate the tenant's running workflows (offboarding); how many were terminated."""
 
+        from temporalio.api.workflowservice.v1 import (
+            ListWorkflowExecutionsRequest,
+            TerminateWorkflowExecutionRequest,
+        )
+
         async def work(client: Any) -> int:
-            count = 0
             query = f'TaskQueue="{queue}" AND ExecutionStatus="Running"'  # queue is a validated slug
-            async for execution in client.list_workflows(query):
-                await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate(reason=reason)
-                count += 1
-            return count
+            running, token = [], b""
+            while True:
+                page = await client.workflow_service.list_workflow_executions(ListWorkflowExecutionsRequest(
+                    namespace=self.namespace, query=query, page_size=1000, next_page_token=token))
+                running += [e.execution for e in page.executions]
+                token = page.next_page_token
+                if not token:
+                    break
+            for execution in running:
+                await client.workflow_service.terminate_workflow_execution(TerminateWorkflowExecutionRequest(
+                    namespace=self.namespace, workflow_execution=execution, reason=reason, identity="infra tenant"))
+            return len(running)
 
         return self._run(f"terminate the workflows of task queue {queue}", work)
 
