@@ -61,11 +61,13 @@ def dump_schema(cfg: EnvironmentConfig, target: AdminTarget, names: TenantNames)
     process = subprocess.Popen([binary, "--format=custom", "--no-password", f"--schema={names.schema}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert process.stdout is not None
+    where = f"s3://{bucket}/{key}"
     with aws_errors(f"write the dump of tenant {names.slug} to s3://{bucket}"):
         try:
-            s3.upload_fileobj(process.stdout, bucket, key, ExtraArgs={
-                "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key,
-                "Tagging": f"tenant={names.slug}&environment={cfg.environment}"})
+            _upload(s3, process.stdout, bucket, key, kms_key, names.slug, cfg.environment)
+        except BaseException:
+            process.kill()
+            raise
         finally:
             process.stdout.close()
             _, stderr = process.communicate(timeout=600)
@@ -78,5 +80,39 @@ def dump_schema(cfg: EnvironmentConfig, target: AdminTarget, names: TenantNames)
                                   hint="a pg_dump of the server's major version or newer is needed")
         head = s3.head_object(Bucket=bucket, Key=key)
     if head.get("ServerSideEncryption") != "aws:kms" or not head.get("ContentLength"):
-        raise OperationFailed(f"the dump at s3://{bucket}/{key} is not KMS-encrypted or is empty; nothing was dropped")
-    return Dump(f"s3://{bucket}/{key}", int(head["ContentLength"]), str(head.get("SSEKMSKeyId") or kms_key))
+        raise OperationFailed(f"the dump at {where} is not KMS-encrypted or is empty; nothing was dropped")
+    return Dump(where, int(head["ContentLength"]), str(head.get("SSEKMSKeyId") or kms_key))
+
+
+def _upload(s3: Any, stream: Any, bucket: str, key: str, kms_key: str, tenant: str, environment: str) -> None:
+    from boto3.exceptions import S3UploadFailedError
+
+    try:
+        s3.upload_fileobj(stream, bucket, key, ExtraArgs={
+            "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key,
+            "Tagging": f"tenant={tenant}&environment={environment}"})
+    except S3UploadFailedError as exc:  # the transfer manager wraps the ClientError in its own
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None:
+            raise cause from None
+        raise OperationFailed(f"the dump upload to s3://{bucket}/{key} failed: {exc}; nothing was dropped") from None
+
+
+def check_destination(cfg: EnvironmentConfig) -> str:
+    """Offboarding refuses before changing anything when the dumps bucket is not there (or not ours)."""
+    from botocore.exceptions import ClientError
+
+    assert cfg.tenancy is not None
+    bucket, _ = split_location(cfg.tenancy.dumps)
+    s3 = client("s3", region=cfg.region, profile=cfg.profile)
+    with aws_errors(f"check the dumps bucket s3://{bucket}"):
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code in ("404", "NoSuchBucket", "403", "AccessDenied"):
+                raise MissingPrerequisite(
+                    f"the dumps bucket s3://{bucket} (infra:tenancy.dumps) does not exist or is not yours ({code}); "
+                    "nothing was changed", hint="create it (private, versioned) or fix infra:tenancy.dumps") from None
+            raise
+    return bucket

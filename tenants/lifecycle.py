@@ -167,12 +167,13 @@ class Tenancy:
 
     def offboard(self, name: str) -> Outcome:
         """Dump first, then drop: schema and role, the Temporal queue's work, the secret (scheduled), the row."""
-        from tenants.dumps import dump_schema, pg_dump_binary
+        from tenants.dumps import check_destination, dump_schema, pg_dump_binary
 
         names = TenantNames.of(name)
         with self._locked(names) as conn:
             record = self._existing(conn, names, allowed=db.STATUSES)
             pg_dump_binary()  # a missing prerequisite stops us before anything changes
+            check_destination(self.cfg)
             self._record("tenant.offboard.started", names, tier=record.tier, previous=record.status)
             with self._step("stop logins", names), conn.transaction():
                 if db.role_exists(conn, names):

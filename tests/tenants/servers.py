@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+
 def _pg_bin() -> Path:
     """Debian's newest installed server (15 on bookworm), or INFRA_TEST_PG_BIN."""
     if os.environ.get("INFRA_TEST_PG_BIN"):

@@ -288,10 +288,41 @@ def test_doctor_checks_the_path_to_the_tenant_database(infra, env_vars, tenancy,
     checks = {c["check"]: c for c in json.loads(infra("doctor", "staging", "--json").stdout)["checks"]}
     found = checks["tenant database"]
     assert found["ok"] and found["neededBy"] == "infra tenant"
-    assert found["detail"].startswith("PostgreSQL 1") and "as app_admin (login from the database URL)" in found["detail"]
+    assert found["detail"].startswith("PostgreSQL 1")
+    assert "as app_admin (login from the database URL)" in found["detail"]
     assert found["detail"].endswith("1 tenant(s) registered")
 
     monkeypatch.setenv("INFRA_DATABASE_URL", f"postgresql://u:secret-pw@127.0.0.1:{free_port()}/app")
     result = infra("doctor", "staging", "--json")
     found = {c["check"]: c for c in json.loads(result.stdout)["checks"]}["tenant database"]
     assert not found["ok"] and "port-forward" in found["detail"] and "secret-pw" not in result.output
+
+
+def test_offboard_without_a_dump_drops_nothing_and_a_rerun_finishes(infra, env_vars, tmp_path, monkeypatch):
+    ok(infra("tenant", "create", "acme", "--env", "staging", "--tier", "starter"))
+    with tenant_login(env_vars, "tenant_acme", tenant_password("acme")) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_bucket(Bucket="infra-staging-tenant-dumps")
+    line = one_line_error(infra("tenant", "offboard", "acme", "--env", "staging", "--yes"), 3)
+    assert "the dumps bucket s3://infra-staging-tenant-dumps (infra:tenancy.dumps) does not exist" in line
+    assert ok(infra("tenant", "show", "acme", "--env", "staging", "--json"))["tenant"]["status"] == "active"
+
+    s3.create_bucket(Bucket="infra-staging-tenant-dumps")
+    failing = tmp_path / "pg_dump"
+    failing.write_text("#!/bin/sh\necho 'pg_dump: error: aborting because of server version mismatch' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("INFRA_PG_DUMP", str(failing))
+    line = one_line_error(infra("tenant", "offboard", "acme", "--env", "staging", "--yes"), 1)
+    assert "pg_dump of tenant_acme failed (pg_dump: error: aborting because of server version mismatch)" in line
+    assert "nothing was dropped" in line
+    assert s3.list_objects_v2(Bucket="infra-staging-tenant-dumps").get("KeyCount") == 0  # no partial dump left
+    shown = ok(infra("tenant", "show", "acme", "--env", "staging", "--json"))
+    assert shown["tenant"]["status"] == "offboarding" and shown["database"]["canLogin"] is False
+    with admin(env_vars) as conn:
+        assert conn.execute("SELECT to_regclass('tenant_acme.kept')").fetchone()[0] is not None
+
+    monkeypatch.delenv("INFRA_PG_DUMP")
+    doc = ok(infra("tenant", "offboard", "acme", "--env", "staging", "--yes", "--json"))
+    assert doc["details"]["dump"]["location"].startswith("s3://infra-staging-tenant-dumps/offboarded/acme/")
+    assert ok(infra("tenant", "list", "--env", "staging", "--json"))["tenants"] == []
