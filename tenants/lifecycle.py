@@ -193,7 +193,8 @@ class Tenancy:
             self.temporal.set_rate(names.task_queue, None, "offboarded")
             self._record("tenant.offboard.temporal", names, taskQueue=names.task_queue, terminated=terminated)
             window = self.credentials.schedule_deletion(record.secret_name, tenant=names.slug)
-            self._record("tenant.offboard.secret", names, secretName=record.secret_name, recoveryDays=window)
+            self._record("tenant.offboard.secret", names, storedAt=f"secretsmanager://{record.secret_name}",
+                         recoveryDays=window)
             db.unregister(conn, names.slug)
         self._record("tenant.offboard.done", names)
         where = f"dump at {dump.location}" if dump else "schema was already dropped"

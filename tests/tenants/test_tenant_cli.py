@@ -216,6 +216,11 @@ def test_offboard_dumps_encrypted_first_then_removes_everything_and_records_each
     assert offboard == ["tenant.offboard.started", "tenant.offboard.dumped", "tenant.offboard.dropped",
                         "tenant.offboard.temporal", "tenant.offboard.secret", "tenant.offboard.done"]
     assert password not in (state_dir / "audit.jsonl").read_text()
+    by_event = {e["event"]: e for e in events}
+    assert by_event["tenant.offboard.dumped"]["location"] == dump["location"]  # where the data went: not masked
+    assert by_event["tenant.offboard.dumped"]["encryptedWith"].endswith("infra-staging-data")
+    assert by_event["tenant.offboard.secret"]["storedAt"] == "secretsmanager://infra-staging/tenants/acme"
+    assert all(e["actor"] and e["environment"] == "staging" and e["tenant"] == "acme" for e in events)
 
     # Offboarding ends the tenant's running work too.
     ok(infra("tenant", "create", "acme", "--env", "staging", "--tier", "team"))
