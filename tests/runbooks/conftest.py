@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from podman_engine import PodmanEngine
@@ -34,27 +33,7 @@ def podman_engine(tmp_path_factory):
 
 
 @pytest.fixture
-def state_dir(tmp_path, monkeypatch) -> Path:
-    """Incident log, audit log and locks of the runs under test."""
-    path = tmp_path / "state"
-    monkeypatch.setenv("INFRA_STATE_DIR", str(path))
-    return path
-
-
-@pytest.fixture
 def engine(podman_engine, monkeypatch, state_dir) -> PodmanEngine:
     monkeypatch.setenv("DOCKER_HOST", podman_engine.docker_host)
     return podman_engine
 
-
-@pytest.fixture
-def infra():
-    """Run the real CLI in-process; returns typer's Result (exit_code, stdout, stderr)."""
-    from typer.testing import CliRunner
-
-    from cli.main import app
-
-    def invoke(*args: str, input: str | None = None):
-        return CliRunner().invoke(app, list(args), input=input)
-
-    return invoke

@@ -65,13 +65,6 @@ def database(postgres_server):
 
 
 @pytest.fixture
-def state_dir(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("INFRA_STATE_DIR", str(path))
-    return path
-
-
-@pytest.fixture
 def cloud(aws, staging_cfg):
     """The environment's secrets and data keys and the dumps bucket, as the stack and the operator made them."""
     import boto3
@@ -102,18 +95,6 @@ def tenancy(staging_cfg, database, temporal_server, cloud, state_dir):
     t = staging_cfg.tenancy
     return Tenancy(staging_cfg, admin_target(staging_cfg, database),
                    TemporalPlace(temporal_server.address, t.temporal_namespace, t.temporal_retention_days))
-
-
-@pytest.fixture
-def infra():
-    from typer.testing import CliRunner
-
-    from cli.main import app
-
-    def invoke(*args: str, input: str | None = None):
-        return CliRunner().invoke(app, list(args), input=input)
-
-    return invoke
 
 
 def tenant_login(database_url: str, role: str, password: str):
