@@ -65,12 +65,11 @@ def admin_target(cfg: EnvironmentConfig, url: str | None = None) -> AdminTarget:
     """Resolve where and as whom to connect (see the module docstring)."""
     url = url or os.environ.get(URL_VARIABLE) or None
     if url:
-        params = _parse(url)
+        params = {"dbname": cfg.postgres.database_name, **_parse(url)}
         if params.get("password"):
             return AdminTarget(params, source="the database URL")
         user, password, _ = _master_secret(cfg)
         params.setdefault("user", user)
-        params.setdefault("dbname", cfg.postgres.database_name)
         return AdminTarget({**params, "password": password}, source="the RDS master secret")
     user, password, endpoint = _master_secret(cfg)
     return AdminTarget({"host": endpoint["Address"], "port": endpoint.get("Port", 5432), "user": user,

@@ -63,8 +63,7 @@ def ensure_platform(conn: psycopg.Connection, database: str) -> None:
     """Create the registry once and take PUBLIC's default privileges away (idempotent, serialised)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('infra.platform'))")
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{PLATFORM_SCHEMA}.tenants",)).fetchone()[0]
-        if exists:
+        if registry_exists(conn):
             return
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(PLATFORM_SCHEMA)))
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(PLATFORM_SCHEMA)))
@@ -82,6 +81,11 @@ def ensure_platform(conn: psycopg.Connection, database: str) -> None:
                 created_at timestamptz NOT NULL DEFAULT now(),
                 updated_at timestamptz NOT NULL DEFAULT now()
             )""").format(REGISTRY))
+
+
+def registry_exists(conn: psycopg.Connection) -> bool:
+    with conn.transaction():
+        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{PLATFORM_SCHEMA}.tenants",)).fetchone()[0]
 
 
 def fetch(conn: psycopg.Connection, name: str) -> TenantRecord | None:

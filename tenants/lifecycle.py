@@ -61,12 +61,12 @@ class Tenancy:
     # --- reading ----------------------------------------------------------------------------------
 
     def list(self) -> list[db.TenantRecord]:
-        with self._connection() as conn:
-            return db.fetch_all(conn)
+        with self._connection(prepare=False) as conn:
+            return db.fetch_all(conn) if db.registry_exists(conn) else []
 
     def show(self, name: str) -> tuple[db.TenantRecord, dict[str, Any]]:
         names = TenantNames.of(name)
-        with self._connection() as conn:
+        with self._connection(prepare=False) as conn:
             record = self._existing(conn, names)
             return record, db.live_limits(conn, names)
 
@@ -207,7 +207,7 @@ class Tenancy:
 
     def _existing(self, conn: psycopg.Connection, names: TenantNames,
                   allowed: tuple[str, ...] = db.STATUSES) -> db.TenantRecord:
-        record = db.fetch(conn, names.slug)
+        record = db.fetch(conn, names.slug) if db.registry_exists(conn) else None
         if record is None:
             raise InvalidInput(f"no tenant {names.slug} in {self.cfg.environment}",
                                hint=f"`infra tenant list --env {self.cfg.environment}` shows them")
@@ -217,12 +217,15 @@ class Tenancy:
         return record
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
+    def _connection(self, *, prepare: bool = True) -> Iterator[psycopg.Connection]:
+        """An admin session; ``prepare`` creates the registry first (changes only: reads never write)."""
         conn = self.target.connect(autocommit=True)
         try:
-            with self._step("prepare the registry", None):
-                db.ensure_platform(conn, self.target.database)
-            yield conn
+            if prepare:
+                with self._step("prepare the registry", None):
+                    db.ensure_platform(conn, self.target.database)
+            with self._step("read or change the registry", None):  # e.g. the connection dropped mid-way
+                yield conn
         finally:
             conn.close()
 

@@ -331,3 +331,10 @@ def test_offboard_without_a_dump_drops_nothing_and_a_rerun_finishes(infra, env_v
     doc = ok(infra("tenant", "offboard", "acme", "--env", "staging", "--yes", "--json"))
     assert doc["details"]["dump"]["location"].startswith("s3://infra-staging-tenant-dumps/offboarded/acme/")
     assert ok(infra("tenant", "list", "--env", "staging", "--json"))["tenants"] == []
+
+
+def test_reading_never_writes(infra, env_vars):
+    assert ok(infra("tenant", "list", "--env", "staging", "--json"))["tenants"] == []
+    assert "no tenant acme in staging" in one_line_error(infra("tenant", "show", "acme", "--env", "staging"), 2)
+    with admin(env_vars) as conn:  # not even the registry was created
+        assert conn.execute("SELECT to_regnamespace('infra_platform')").fetchone()[0] is None
