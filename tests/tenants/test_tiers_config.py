@@ -42,3 +42,21 @@ def test_a_bad_tier_names_the_file_and_the_key(write_config, mutate, expected):
     with pytest.raises(ConfigError) as caught:
         config.load("staging", write_config("staging", mutate))
     assert str(caught.value).startswith("Pulumi.staging.yaml: ") and expected in str(caught.value)
+
+
+def test_the_tier_table_in_the_docs_matches_the_stack_files(staging_cfg, prod_cfg):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tenants.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in doc.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in ("starter", "team",
+                                                                                                    "pro")}
+    assert set(rows) == set(staging_cfg.tenancy.tiers)
+    for name, tier in staging_cfg.tenancy.tiers.items():
+        price, tasks, _, api, _, priority, connections, timeout, idle, _, _, rps = rows[name]
+        prod = prod_cfg.tenancy.tiers[name]
+        assert (price, tasks, api, priority, rps) == (f"{tier.price_usd_per_month:g}", str(tier.concurrent_tasks),
+                                                      f"{tier.api_rate_per_minute:,}", str(tier.queue_priority),
+                                                      f"{tier.activity_rps:g}"), name
+        assert connections == f"{tier.db_connections} (prod {prod.db_connections})", name
+        assert (timeout, idle) == (f"{tier.statement_timeout_seconds:g} s", f"{tier.idle_in_transaction_seconds:g} s")
