@@ -6,7 +6,8 @@ tenant for many small tenants (the $9 plan), since namespaces are costly to mult
 Temporal enforces per tenant here is the activity dispatch rate of the tenant's task queue
 (UpdateTaskQueueConfig, the tier's ``activityRps``): suspending sets it to 0, so no new activity of the
 tenant runs while its workflows and history are kept. The tier's ``queuePriority`` is the priority key
-the application starts the tenant's work with. Namespace-wide limits (retention here; the namespace RPS,
+the application starts the tenant's work with. The workers must run with eager activity execution off,
+or activities skip the queue and its limit. Namespace-wide limits (retention here; the namespace RPS,
 whose per-tier sum the Temporal component's dynamic config must allow) are documented in docs/tenants.md.
 """
 
