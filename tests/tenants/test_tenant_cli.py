@@ -102,6 +102,10 @@ def test_create_gives_the_tenant_everything_with_the_tier_limits(infra, env_vars
 
     listed = ok(infra("tenant", "list", "--env", "staging", "--json"))
     assert [(t["name"], t["tier"], t["status"]) for t in listed["tenants"]] == [("acme", "starter", "active")]
+    table = infra("tenant", "list", "--env", "staging").stdout
+    assert "acme" in table and "tenant_acme" in table and "tenant-acme" in table and "1 tenant(s) in staging" in table
+    shown = infra("tenant", "show", "acme", "--env", "staging").stdout
+    assert "status: active" in shown and "connectionLimit=3" in shown and "statement_timeout=15000ms" in shown
     audit = (state_dir / "audit.jsonl").read_text()
     assert '"event": "tenant.created"' in audit and password not in audit
 
