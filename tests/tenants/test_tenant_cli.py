@@ -236,6 +236,15 @@ def test_offboard_dumps_encrypted_first_then_removes_everything_and_records_each
     assert asyncio.run(status()) == WorkflowExecutionStatus.TERMINATED
 
 
+def test_prod_create_asks_first(infra, env_vars, monkeypatch):
+    line = one_line_error(infra("tenant", "create", "acme", "--env", "prod", "--tier", "pro"), 2)
+    assert "needs confirmation" in line and "--yes" in line
+    monkeypatch.setattr("cli.confirm.interactive", lambda: True)
+    assert "not confirmed" in one_line_error(infra("tenant", "create", "acme", "--env", "prod", "--tier", "pro",
+                                                   input="staging\n"), 1)
+    assert nothing_created(env_vars)
+
+
 def test_prod_offboard_wants_the_tenant_name_retyped(infra, env_vars, tenancy, monkeypatch):
     tenancy.create("acme", "starter")  # the registry is per database: prod sees it through the same URL
     one_line_error(infra("tenant", "offboard", "acme", "--env", "prod"), 2)  # no terminal, no --yes
