@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "tenants")]
 
-import servers  # noqa: E402
+import tenant_servers as servers  # noqa: E402
 
 
 def percentile(samples: list[float], p: float) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import servers  # noqa: E402
+import tenant_servers as servers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,21 +95,3 @@ def tenancy(staging_cfg, database, temporal_server, cloud, state_dir):
     t = staging_cfg.tenancy
     return Tenancy(staging_cfg, admin_target(staging_cfg, database),
                    TemporalPlace(temporal_server.address, t.temporal_namespace, t.temporal_retention_days))
-
-
-def tenant_login(database_url: str, role: str, password: str):
-    """Connect as the tenant itself, over TCP with SCRAM, as the application would."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = {**conninfo_to_dict(database_url), "user": role, "password": password}
-    return psycopg.connect(**params, autocommit=True, connect_timeout=5)
-
-
-def tenant_password(slug: str, prefix: str = "infra-staging") -> str:
-    import json
-
-    import boto3
-
-    return json.loads(boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
-        SecretId=f"{prefix}/tenants/{slug}")["SecretString"])["password"]

@@ -8,8 +8,8 @@ import time
 
 import psycopg
 import pytest
-from conftest import tenant_login, tenant_password
 from psycopg import errors
+from tenant_servers import tenant_login, tenant_password
 
 
 @pytest.fixture

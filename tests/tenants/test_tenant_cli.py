@@ -8,7 +8,7 @@ import json
 import boto3
 import psycopg
 import pytest
-from conftest import tenant_login, tenant_password
+from tenant_servers import tenant_login, tenant_password
 
 STARTER_RPS = 2.0  # Pulumi.staging.yaml: tiers.starter.activityRps
 PRO_RPS = 50.0
@@ -111,7 +111,7 @@ def test_create_gives_the_tenant_everything_with_the_tier_limits(infra, env_vars
 
 
 def test_a_crash_halfway_never_looks_complete_and_a_rerun_finishes(infra, env_vars, monkeypatch, temporal_server):
-    from servers import free_port
+    from tenant_servers import free_port
 
     with monkeypatch.context() as m:  # Temporal unreachable: the database part is done, the rest is not
         m.setenv("INFRA_TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
@@ -287,7 +287,7 @@ def test_admin_credentials_come_from_the_rds_master_secret(infra, env_vars, post
 
 
 def test_an_unreachable_database_is_exit_3_with_the_way_in(infra, env_vars, monkeypatch):
-    from servers import free_port
+    from tenant_servers import free_port
 
     monkeypatch.setenv("INFRA_DATABASE_URL", f"postgresql://u:p@127.0.0.1:{free_port()}/app?sslmode=disable")
     line = one_line_error(infra("tenant", "list", "--env", "staging"), 3)
@@ -295,7 +295,7 @@ def test_an_unreachable_database_is_exit_3_with_the_way_in(infra, env_vars, monk
 
 
 def test_doctor_checks_the_path_to_the_tenant_database(infra, env_vars, tenancy, monkeypatch, tmp_path):
-    from servers import free_port
+    from tenant_servers import free_port
 
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")

@@ -149,3 +149,21 @@ class TemporalDevServer:
 
 def private_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def tenant_login(database_url: str, role: str, password: str):
+    """Connect as the tenant itself, over TCP with SCRAM, as the application would."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = {**conninfo_to_dict(database_url), "user": role, "password": password}
+    return psycopg.connect(**params, autocommit=True, connect_timeout=5)
+
+
+def tenant_password(slug: str, prefix: str = "infra-staging") -> str:
+    import json
+
+    import boto3
+
+    return json.loads(boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+        SecretId=f"{prefix}/tenants/{slug}")["SecretString"])["password"]
