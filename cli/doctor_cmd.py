@@ -25,6 +25,7 @@ AWS = "the stack commands, cost report, the AWS runbooks"
 KUBERNETES = "runbooks on EKS (temporal-restart with k8s://, cost-circuit-breaker)"
 DOCKER = "restart-container, temporal-restart with docker://"
 TEMPORAL = "temporal-restart, up (Temporal's shard count)"
+TENANTS = "infra tenant"
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,17 @@ def _runbook_access(api, namespaces: tuple[str, ...]) -> list[tuple[str, bool]]:
     return answers
 
 
+def _tenant_database(stack: _StackFile) -> str:
+    """The path `infra tenant` takes to the private database: INFRA_DATABASE_URL (a port-forward) or the
+    RDS endpoint, with the master secret's login (docs/tenants.md)."""
+    from tenants.connection import probe
+    from tenants.lifecycle import tenancy_of
+
+    cfg = stack.valid()
+    tenancy_of(cfg)
+    return probe(cfg)
+
+
 def _docker() -> str:
     import os
 
@@ -244,6 +256,7 @@ def doctor(
         _run("Kubernetes", KUBERNETES, lambda: _kubernetes(stack)),
         _run("Temporal", TEMPORAL, lambda: _temporal(stack)),
         _run("container engine", DOCKER, _docker),
+        _run("tenant database", TENANTS, lambda: _tenant_database(stack)),
     ]
     if as_json:
         typer.echo(json.dumps({"version": 1, "environment": env, "ready": all(f.ok for f in findings),

@@ -24,6 +24,7 @@ from cli import (
     runbook_cmd,
     stack_cmd,
     status_cmd,
+    tenant_cmd,
 )
 from stacks.errors import ExitCode, InfraError, Terminated
 
@@ -145,6 +146,7 @@ app.command("rollback", epilog=EXIT_CODES_HELP)(release_cmd.rollback)
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(cost_cmd.app, name="cost")
 app.add_typer(runbook_cmd.app, name="runbook")
+app.add_typer(tenant_cmd.app, name="tenant")
 app.command("restart-container", epilog=EXIT_CODES_HELP)(runbook_cmd.restart_container)
 app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_cmd.doctor)
 app.command("status", epilog=EXIT_CODES_HELP)(status_cmd.status)

@@ -508,6 +508,47 @@ def _tag(reference: str) -> str | None:
     match = IMAGE_REFERENCE.match(reference)
     return match["tag"] if match else None
 
+TENANT_TIER_NAME = r"^[a-z][a-z0-9-]{0,19}$"
+
+
+class TierConfig(_Model):
+    """One pricing tier's hard limits: what the application enforces (the memo's list) and what the
+    database and Temporal enforce themselves for every tenant on it (`infra tenant`)."""
+
+    price_usd_per_month: float = Field(ge=0, le=100_000)
+    concurrent_tasks: int = Field(ge=1, le=1000)
+    memory_per_workspace_mb: int = Field(ge=64, le=65_536)
+    api_rate_per_minute: int = Field(ge=1, le=1_000_000)
+    agent_minutes_per_month: int = Field(ge=0, le=10_000_000)
+    queue_priority: int = Field(ge=1, le=5, description="Temporal priority key the app starts work with (1 first)")
+    db_connections: int = Field(ge=1, le=500, description="the tenant role's CONNECTION LIMIT")
+    statement_timeout_seconds: float = Field(gt=0, le=3600)
+    idle_in_transaction_seconds: float = Field(gt=0, le=3600)
+    work_mem_mb: int = Field(default=4, ge=1, le=2048)
+    temp_file_limit_mb: int = Field(default=1024, ge=1, le=1_048_576)
+    activity_rps: float = Field(gt=0, le=10_000,
+                                description="activities per second dispatched from the tenant's task queue")
+
+
+class TenancyConfig(_Model):
+    """Tenants: one schema and role each in the shared PostgreSQL, a task queue each in one Temporal namespace."""
+
+    tiers: dict[str, TierConfig] = Field(min_length=1)
+    dumps: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w./-]*)?$",
+                       description="where offboarding writes the tenant's schema dump (SSE-KMS, data key)")
+    temporal_namespace: str = Field(default="tenants", pattern=r"^[a-z][a-z0-9-]{1,62}$")
+    temporal_retention_days: int = Field(default=7, ge=1, le=90)
+    temporal_address: str = Field(default="127.0.0.1:7233", pattern=r"^[A-Za-z0-9.-]+:\d{1,5}$",
+                                  description="Temporal frontend as seen from where `infra tenant` runs")
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_names(cls, v: dict[str, TierConfig]) -> dict[str, TierConfig]:
+        for name in v:
+            if not re.fullmatch(TENANT_TIER_NAME, name):
+                raise ValueError(f"tier name {name!r} must be lower case letters, digits and '-' (max 20)")
+        return v
+
 
 class EnvironmentConfig(_Model):
     """Everything one environment needs; ``environment`` comes from the stack name, not the file."""
@@ -529,6 +570,7 @@ class EnvironmentConfig(_Model):
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
+    tenancy: TenancyConfig | None = Field(default=None, description="tiers and offboarding dumps (`infra tenant`)")
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:
@@ -744,8 +786,10 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] = EnvironmentConfig
+    keyed = False  # the previous part was a dict field: this part is one of its keys (a tier's name)
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = next(
             (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
@@ -759,6 +803,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if inner is None:
             return None
         model = inner
+        keyed = getattr(annotation, "__origin__", None) is dict
     return model
 
 

@@ -59,6 +59,27 @@ def prod_plan(prod_cfg):
     return offline.run(prod_cfg)
 
 
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """Incident log, audit log and locks of the runs under test."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("INFRA_STATE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def infra():
+    """Run the real CLI in-process; returns typer's Result (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(app, list(args), input=input)
+
+    return invoke
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     """A real AWS-compatible HTTP endpoint on loopback (moto's server mode), shared by the session."""

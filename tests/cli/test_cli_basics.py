@@ -125,6 +125,7 @@ def test_a_nonsensical_terminal_width_is_ignored(name, value):
     assert error.stderr == "error: unknown environment 'qa' (use one of: staging, prod)\n"  # not swallowed
     listed = subprocess.run([INFRA, "runbook", "list"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
-    assert "temporal-restart     Temporal fails its health check: diagnose, restart only if it is not serving\n" in listed.stdout
+    assert ("temporal-restart     Temporal fails its health check: diagnose, restart only if it is not serving\n"
+            in listed.stdout)
     helped = subprocess.run([INFRA, "-h"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "Usage: infra" in helped.stdout and "Traceback" not in helped.stderr

@@ -98,7 +98,8 @@ def test_a_bare_machine_gets_every_missing_prerequisite_with_its_fix_and_nothing
     assert checks["configuration"]["ok"] and "Pulumi.staging.yaml is valid" in checks["configuration"]["detail"]
     assert checks["state backend"]["ok"] and "local files, no account needed" in checks["state backend"]["detail"]
     missing = {name: c["detail"] for name, c in checks.items() if not c["ok"]}
-    assert set(missing) == {"example values", "pulumi CLI", "AWS credentials", "Kubernetes", "container engine"}
+    assert set(missing) == {"example values", "pulumi CLI", "AWS credentials", "Kubernetes", "container engine",
+                            "tenant database"}
     assert missing["example values"].startswith("Pulumi.staging.yaml still has example values: "
                                                  "eks.publicAccessCidrs 203.0.113.0/24 (documentation ranges); "
                                                  "eks.access principals in account 111122223333")

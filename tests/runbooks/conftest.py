@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from podman_engine import PodmanEngine, free_port, temporal_binary
@@ -47,30 +46,9 @@ def private_machine_locks(request, monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def state_dir(tmp_path, monkeypatch) -> Path:
-    """Incident log, audit log and locks of the runs under test."""
-    path = tmp_path / "state"
-    monkeypatch.setenv("INFRA_STATE_DIR", str(path))
-    return path
-
-
-@pytest.fixture
 def engine(podman_engine, monkeypatch, state_dir) -> PodmanEngine:
     monkeypatch.setenv("DOCKER_HOST", podman_engine.docker_host)
     return podman_engine
-
-
-@pytest.fixture
-def infra():
-    """Run the real CLI in-process; returns typer's Result (exit_code, stdout, stderr)."""
-    from typer.testing import CliRunner
-
-    from cli.main import app
-
-    def invoke(*args: str, input: str | None = None):
-        return CliRunner().invoke(app, list(args), input=input)
-
-    return invoke
 
 
 @pytest.fixture
