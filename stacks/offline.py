@@ -220,6 +220,7 @@ def mock_engine(environment: str, region: str, project: str = PROJECT) -> Iterat
     plan = Plan(environment=environment)
     with _RUN_LOCK:
         settings.ROOT.set(None)  # a fresh root stack for every run, even in one process
+        _ensure_event_loop()  # the SDK asks for the thread's current loop; an earlier asyncio.run() unset it
         cloud = _CloudMocks(region)
         monitor = _CapturingMonitor(cloud, plan)
         mocks.set_mocks(cloud, project=project, stack=environment, preview=False, monitor=monitor)

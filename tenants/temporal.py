@@ -53,7 +53,14 @@ class TemporalPlace:
             except TimeoutError:
                 raise OperationFailed(f"Temporal did not answer in time to {action}") from None
 
-        return asyncio.run(main())
+        # A loop of its own, not asyncio.run: that leaves the thread without a current loop afterwards, which
+        # code sharing the process (Pulumi's engine runtime, as in `infra plan`) still asks for.
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(main())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     # --- the shared namespace ---------------------------------------------------------------------
 

@@ -164,7 +164,7 @@ def test_the_table_says_what_is_missing_and_that_plan_works_offline(bare_machine
     result = infra("doctor", "prod")
     assert result.exit_code == 2
     assert "infra doctor prod" in result.stdout and "MISSING" in result.stdout
-    assert "5 of 8 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
+    assert "6 of 9 checks failed" in result.stdout and "`infra plan prod` works offline" in result.stdout
 
 
 def test_an_invalid_setting_is_exit_2(bare_machine, monkeypatch):
