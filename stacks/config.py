@@ -314,6 +314,19 @@ class ReleaseConfig(_Model):
         return None if v is None else check_image(v)
 
 
+class AutoscalingConfig(_Model):
+    """HorizontalPodAutoscalers: ``infra:release`` replicas are the floor, these maxima the ceiling. A
+    guardrail refuses a maximum whose full scale-out (plus the rolling-update surge) would not fit the
+    namespace's quota."""
+
+    app_max_replicas: int = Field(default=3, ge=1, le=1000)
+    worker_max_replicas: int = Field(default=3, ge=1, le=1000)
+    target_cpu_percent: int = Field(default=70, ge=10, le=100, description="average CPU over requests")
+    worker_queue_depth_per_pod: int | None = Field(
+        default=None, ge=1, description="scale workers on the external metric queue_depth (needs an external "
+                                        "metrics adapter in the cluster); unset: CPU only")
+
+
 class TemporalRunbookConfig(_Model):
     target: str = Field(
         default="docker://generic-corp-temporal",
@@ -346,6 +359,19 @@ class EnvironmentConfig(_Model):
     budget: BudgetConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+
+    @model_validator(mode="after")
+    def _autoscaling_ceiling(self) -> EnvironmentConfig:
+        for key, ceiling, floor, floor_key in (
+                ("autoscaling.appMaxReplicas", self.autoscaling.app_max_replicas, self.release.app_replicas,
+                 "release.appReplicas"),
+                ("autoscaling.workerMaxReplicas", self.autoscaling.worker_max_replicas,
+                 self.release.worker_replicas, "release.workerReplicas")):
+            if ceiling < floor:
+                raise _KeyedError(key, f"{ceiling} is below {floor_key} ({floor}), the autoscaler's minimum; "
+                                       f"raise it to {floor} or more")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> EnvironmentConfig:

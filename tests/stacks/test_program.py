@@ -32,7 +32,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:eks/cluster:Cluster": 1,
         "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
         "aws:ec2/launchTemplate:LaunchTemplate": len(cfg.eks.node_groups),
-        "aws:eks/addon:Addon": 4,
+        "aws:eks/addon:Addon": 5,  # vpc-cni, kube-proxy, coredns, Container Insights, metrics-server
         "aws:eks/accessEntry:AccessEntry": len(cfg.eks.access),
         "aws:lb/loadBalancer:LoadBalancer": 1,
         "aws:lb/listener:Listener": 2,  # HTTPS, and HTTP that only redirects
