@@ -294,7 +294,28 @@ def _log_group(r: Resource, t: PriceTable) -> tuple[float, str]:
 
 @_line
 def _alarm(r: Resource, t: PriceTable) -> tuple[float, str]:
+    metrics = sum(1 for q in r.props.get("metricQueries") or [] if q.get("metric"))
+    if metrics:  # a metric-math alarm is billed per metric it reads
+        return _need(t, "cloudwatch:alarm").usd * metrics, f"standard-resolution alarm on {metrics} metrics"
     return _need(t, "cloudwatch:alarm").usd, "standard-resolution alarm"
+
+
+@_line
+def _composite_alarm(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "cloudwatch:composite-alarm").usd, "composite alarm"
+
+
+@_line
+def _dashboard(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "cloudwatch:dashboard").usd, "dashboard (the account's first three are free; not counted)"
+
+
+@_line
+def _health_check(r: Resource, t: PriceTable) -> tuple[float, str]:
+    usd = _need(t, "route53:health-check").usd
+    if r.props.get("type") in ("HTTPS", "HTTPS_STR_MATCH"):
+        usd += _need(t, "route53:health-check-https").usd
+    return usd, f"{r.props.get('type', 'HTTP')} health check of an AWS endpoint"
 
 
 @_line
@@ -352,6 +373,9 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:eks/addon:Addon": _addon,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

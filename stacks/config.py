@@ -289,16 +289,43 @@ class BudgetConfig(_Model):
         return v
 
 
+class SlackConfig(_Model):
+    """AWS Chatbot posts the alert topic into one Slack channel. The workspace is authorised once in the
+    Chatbot console (that is where the OAuth grant lives); stack config only names it: no secret."""
+
+    workspace_id: str = Field(pattern=r"^[A-Z0-9]{9,}$", description="Slack workspace (team) id, e.g. T0123ABCD")
+    channel_id: str = Field(pattern=r"^[A-Z0-9]{9,}$", description="Slack channel id, e.g. C0123ABCD")
+
+
 class AlarmsConfig(_Model):
-    """CloudWatch alarm thresholds (the memo's targets: CPU under 70%, memory under 80%)."""
+    """CloudWatch alarm thresholds (the memo's targets: CPU under 70%, memory under 80%, API p50 < 100 ms,
+    p95 < 500 ms, p99 < 1 s, errors < 0.1% of requests, 99.5% availability)."""
 
     cpu_percent: float = Field(default=70, gt=0, le=100)
     memory_percent: float = Field(default=80, gt=0, le=100)
     database_free_storage_gb: float = Field(default=10, gt=0)
     database_connections: int = Field(default=200, gt=0)
     cache_evictions: int = Field(default=100, ge=0)
-    api_errors_per_5_min: int = Field(default=50, ge=1, description="the app's 5xx answers through the load balancer")
-    api_p95_latency_ms: float = Field(default=1000, gt=0)
+    api_error_rate_percent: float = Field(default=0.1, gt=0, le=100,
+                                          description="5xx answers as a share of requests, over 15 minutes")
+    api_p50_latency_ms: float = Field(default=100, gt=0, le=60_000)
+    api_p95_latency_ms: float = Field(default=500, gt=0, le=60_000)
+    api_p99_latency_ms: float = Field(default=1000, gt=0, le=60_000)
+    availability_slo_percent: float = Field(default=99.5, ge=90, lt=100,
+                                            description="share of requests answered without a 5xx")
+    slo_window_days: int = Field(default=30, ge=1, le=90, description="the error budget's window")
+    health_check_domain: str | None = Field(
+        default=None, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="public DNS name the uptime check calls; unset: the load balancer's")
+    slack: SlackConfig | None = Field(default=None, description="unset: alerts by email only")
+
+    @model_validator(mode="after")
+    def _percentiles(self) -> AlarmsConfig:
+        if not self.api_p50_latency_ms <= self.api_p95_latency_ms <= self.api_p99_latency_ms:
+            raise _KeyedError("alarms.apiP95LatencyMs", "latency targets must rise with the percentile "
+                              f"(p50 {self.api_p50_latency_ms:g} <= p95 {self.api_p95_latency_ms:g} <= "
+                              f"p99 {self.api_p99_latency_ms:g} ms)")
+        return self
 
 
 class ReleaseConfig(_Model):

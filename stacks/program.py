@@ -89,6 +89,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         cluster_name=eks.cluster_name,
         # until `infra deploy` sets a release no app pod answers, so the API alarms would only ever fire
         api=(edge.load_balancer_arn_suffix, edge.target_group_arn_suffix) if cfg.release.image else None,
+        endpoint=edge.dns_name,  # the uptime check's target unless infra:alarms.healthCheckDomain names one
     ))
 
     return {

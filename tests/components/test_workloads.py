@@ -118,7 +118,10 @@ def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_pla
         r.type for r in staging_plan.resources)
     assert added == {"infra:k8s:Workloads": 1, DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
                      "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1, HPA: 2,
-                     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,  # and the API's alarms, now that it serves
+                     # and the API's alarms, now that it serves: healthy targets, p50/p95/p99, error rate, four
+                     # burn-rate windows paired by two composites, and the uptime check with its alarm
+                     "aws:cloudwatch/metricAlarm:MetricAlarm": 10, "aws:cloudwatch/compositeAlarm:CompositeAlarm": 2,
+                     "aws:route53/healthCheck:HealthCheck": 1,
                      "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2}  # each reads its secrets (IRSA)
     [app_sa] = [r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount"
                 and r.inputs["metadata"]["name"] == "app"]
