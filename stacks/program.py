@@ -8,6 +8,7 @@ import pulumi
 from components.alarms import Alarms, AlarmsArgs
 from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.budget_alerts import BudgetAlerts, BudgetAlertsArgs
+from components.dashboard import Dashboard, DashboardArgs
 from components.edge import EdgeArgs, PublicEndpoint
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
@@ -81,7 +82,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider, secrets=secrets),
                   opts=pulumi.ResourceOptions(depends_on=[netpol, limits]))
     alerts = BudgetAlerts(f"{prefix}-budget", BudgetAlertsArgs(config=cfg, alerts_key_arn=keys.alerts_key_arn))
-    Alarms(f"{prefix}-alarms", AlarmsArgs(
+    alarms = Alarms(f"{prefix}-alarms", AlarmsArgs(
         config=cfg,
         topic_arn=alerts.topic_arn,
         database_instance_id=postgres.instance_identifier,
@@ -90,6 +91,16 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         # until `infra deploy` sets a release no app pod answers, so the API alarms would only ever fire
         api=(edge.load_balancer_arn_suffix, edge.target_group_arn_suffix) if cfg.release.image else None,
         endpoint=edge.dns_name,  # the uptime check's target unless infra:alarms.healthCheckDomain names one
+    ))
+    dashboard = Dashboard(f"{prefix}-dashboard", DashboardArgs(
+        config=cfg,
+        load_balancer_arn_suffix=edge.load_balancer_arn_suffix,
+        target_group_arn_suffix=edge.target_group_arn_suffix,
+        database_instance_id=postgres.instance_identifier,
+        redis_replication_group_id=redis.replication_group_id,
+        cluster_name=eks.cluster_name,
+        node_group_asg_names=eks.node_group_asg_names,
+        health_check_id=alarms.health_check_id,
     ))
 
     return {
@@ -113,6 +124,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "load_balancer_dns_name": edge.dns_name,  # point the API's domain (the certificate's) here
         "alerts_topic_arn": alerts.topic_arn,
         "budget_name": alerts.budget_name,
+        "dashboard_name": dashboard.dashboard_name,
     }
 
 

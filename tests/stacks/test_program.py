@@ -70,6 +70,8 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:cloudwatch/metricAlarm:MetricAlarm": 3 + 3 * (1 + cfg.redis.replicas) + 2,
         "infra:aws:BudgetAlerts": 1,
         "infra:aws:Alarms": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+        "infra:aws:Dashboard": 1,
     }
 
 
