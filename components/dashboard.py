@@ -168,7 +168,8 @@ def body_of(cfg: EnvironmentConfig, names: _Names) -> dict[str, Any]:
                {"label": f"{node} lag", "yAxis": "right"}] for node in redis_nodes[1:])],
             lines=[_line(f"{t.cpu_percent:g}%", t.cpu_percent)]),
         _metric(cfg, "Queue depth (the app's metric)", [
-            [APP_NAMESPACE, "QueueDepth", "Environment", cfg.environment, {"stat": "Maximum", "label": "jobs waiting"}]]),
+            [APP_NAMESPACE, "QueueDepth", "Environment", cfg.environment,
+             {"stat": "Maximum", "label": "jobs waiting"}]]),
         _metric(cfg, "Queue processing time (the app's metric, seconds)", [
             [APP_NAMESPACE, "QueueProcessingTime", "Environment", cfg.environment, {"stat": p, "label": p}]
             for p in ("p50", "p95")], lines=[_line("30 s", 30)], unit="s"),

@@ -441,6 +441,10 @@ class EnvironmentConfig(_Model):
     def redis_group_id(self) -> str:
         return f"{self.name_prefix}-redis"
 
+    @property
+    def load_balancer_name(self) -> str:
+        return f"{self.name_prefix}-api"[:32]  # AWS's limit on load balancer names
+
     def tags(self, **extra: str) -> dict[str, str]:
         """Tags every taggable AWS resource carries (cost allocation and ownership)."""
         return {

@@ -29,7 +29,8 @@ _METRIC = {"type": "array", "minItems": 1, "oneOf": [
     {"prefixItems": [{"type": "string", "minLength": 1}, {"type": "string", "minLength": 1}],
      "items": {"anyOf": [{"type": "string", "minLength": 1}, _RENDERING]}, "minItems": 2}]}
 _AXIS = {"type": "object", "additionalProperties": False, "properties": {
-    "min": {"type": "number"}, "max": {"type": "number"}, "label": {"type": "string"}, "showUnits": {"type": "boolean"}}}
+    "min": {"type": "number"}, "max": {"type": "number"}, "label": {"type": "string"},
+    "showUnits": {"type": "boolean"}}}
 _LINE = {"type": "object", "required": ["value"], "additionalProperties": False, "properties": {
     "value": {"type": "number"}, "label": {"type": "string"}, "color": {"type": "string"},
     "fill": {"enum": ["above", "below"]}, "visible": {"type": "boolean"}, "yAxis": {"enum": ["left", "right"]}}}
@@ -68,8 +69,8 @@ IMAGE = "registry.example.com/platform/app:1.4.2"
 @pytest.fixture(scope="module")
 def released():
     """Both environments with a release deployed: the API's widgets and the uptime check exist."""
-    from tests.conftest import ROOT
     from stacks import config
+    from tests.conftest import ROOT
 
     plans = {}
     for env in ("staging", "prod"):
@@ -171,8 +172,8 @@ def test_every_dimension_names_what_the_stack_creates(released, env):
 
 def test_the_memos_targets_are_drawn_as_lines(released):
     cfg, plan = released["prod"]
-    lines = {w["properties"]["title"]: {a["value"] for a in w["properties"].get("annotations", {}).get("horizontal", [])}
-             for w in _body(plan)["widgets"] if w["type"] == "metric"}
+    widgets = [w["properties"] for w in _body(plan)["widgets"] if w["type"] == "metric"]
+    lines = {w["title"]: {a["value"] for a in w.get("annotations", {}).get("horizontal", [])} for w in widgets}
     assert lines["Availability % (SLO 99.5%)"] == {99.5}
     assert lines["API latency (seconds)"] == {0.1, 0.5, 1.0}
     assert lines["5xx rate % of requests"] == {0.1}

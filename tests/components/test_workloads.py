@@ -94,7 +94,8 @@ def test_app_and_workers_scale_between_the_release_and_the_ceiling(build_k8s, pr
     objects, _ = _workloads(build_k8s, cfg)
     app, worker = objects[(HPA, "app", "app")]["spec"], objects[(HPA, "workers", "worker")]["spec"]
     assert app["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"}
-    assert (app["minReplicas"], app["maxReplicas"]) == (3, 6) and (worker["minReplicas"], worker["maxReplicas"]) == (2, 5)
+    assert (app["minReplicas"], app["maxReplicas"]) == (3, 6)
+    assert (worker["minReplicas"], worker["maxReplicas"]) == (2, 5)
     cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
     assert app["metrics"] == [cpu]  # the memo's 70%
     assert worker["metrics"] == [cpu, {"type": "External", "external": {
