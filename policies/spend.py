@@ -161,12 +161,24 @@ def current_state(cfg: EnvironmentConfig, *, today: date | None = None) -> tuple
     return breaker_state(spent, cfg.budget.monthly_usd), spent
 
 
-def render_markdown(spend: SpendReport) -> str:
+def _template(name: str, *, html: bool):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), undefined=StrictUndefined,
-                      keep_trailing_newline=True, autoescape=False)
-    return env.get_template("cost_report.md.j2").render(r=spend)
+                      keep_trailing_newline=True, autoescape=html)
+    return env.get_template(name)
+
+
+def render_markdown(spend: SpendReport) -> str:
+    return _template("cost_report.md.j2", html=False).render(r=spend)
+
+
+def render_html(spend: SpendReport, chart_src: str | None = None) -> str:
+    """The report as one self-contained HTML page, the chart inline (a data URI unless ``chart_src`` names
+    another source, e.g. an email's ``cid:`` part)."""
+    from policies import spend_chart
+
+    return _template("cost_report.html.j2", html=True).render(r=spend, chart=chart_src or spend_chart.data_uri(spend))
 
 
 def alerts_topic_name(cfg: EnvironmentConfig) -> str:
