@@ -48,7 +48,8 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
     notify: Annotated[bool, typer.Option(
         "--notify", help="Also email the markdown report through the environment's alert topic (its subscribers: "
-                         "infra:budget.alertEmails).")] = False,
+                         "infra:budget.alertEmails), and, with infra:budget.reportSender set, the HTML report with "
+                         "its chart through SES.")] = False,
 ) -> None:
     """Actual spend from Cost Explorer: daily by service, month to date against the budget, forecast,
     and the circuit-breaker state (ok, 90% warn, 100% freeze, 200% stop)."""
@@ -97,6 +98,9 @@ def report(
 
         topic = spend.notify(cfg, result)
         err_console.print(f"sent the report (circuit breaker: {result.state}) to {topic}", markup=False)
+        if cfg.budget.report_sender:
+            mailed = spend.email_html(cfg, result)
+            err_console.print(f"mailed the report with its chart to {', '.join(mailed)}", markup=False)
 
 
 def _print_spend(out, result) -> None:

@@ -200,11 +200,40 @@ def notify(cfg: EnvironmentConfig, spend: SpendReport) -> str:
     except InvalidInput:
         raise MissingPrerequisite(f"alert topic {topic} does not exist",
                                   hint=f"create the environment first: infra up {cfg.environment}") from None
-    subject = (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
-               f"({spend.ratio:.0%} of budget)")
-    call("publish the cost report", sns.publish, TopicArn=topic, Subject=subject[:100],
+    call("publish the cost report", sns.publish, TopicArn=topic, Subject=subject(cfg, spend),
          Message=render_markdown(spend))
     return topic
+
+
+def email_html(cfg: EnvironmentConfig, spend: SpendReport) -> list[str]:
+    """Mail the HTML report with its chart (an inline ``cid:`` PNG, which mail clients show, unlike data URIs)
+    through SES from ``infra:budget.reportSender`` to ``alertEmails``; the markdown is the plain-text part.
+    Returns the recipients. SNS email, the alert topic's channel, carries plain text only."""
+    from email.message import EmailMessage
+
+    from policies import spend_chart
+    from stacks.errors import InvalidInput
+
+    sender, recipients = cfg.budget.report_sender, cfg.budget.alert_emails
+    if not sender or not recipients:
+        raise InvalidInput("the HTML report needs infra:budget.reportSender (an SES-verified address) and "
+                           "infra:budget.alertEmails")
+    mail = EmailMessage()
+    mail["Subject"] = subject(cfg, spend)
+    mail["From"], mail["To"] = sender, ", ".join(recipients)
+    mail.set_content(render_markdown(spend))
+    mail.add_alternative(render_html(spend, chart_src="cid:spend-chart"), subtype="html")
+    mail.get_payload()[1].add_related(spend_chart.png(spend), maintype="image", subtype="png", cid="<spend-chart>",
+                                      filename="spend.png")
+    ses = client("ses", region=cfg.region, profile=cfg.profile)
+    call("mail the HTML cost report (SES)", ses.send_raw_email, Source=sender, Destinations=recipients,
+         RawMessage={"Data": mail.as_bytes()})
+    return recipients
+
+
+def subject(cfg: EnvironmentConfig, spend: SpendReport) -> str:
+    return (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
+            f"({spend.ratio:.0%} of budget)")[:100]
 
 
 def enforce(cfg: EnvironmentConfig, *, action: str, override_reason: str | None) -> BreakerState:

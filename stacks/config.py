@@ -279,6 +279,10 @@ class BudgetConfig(_Model):
     max_instance_size: Literal[INSTANCE_SIZES] = Field(  # type: ignore[valid-type]
         default="xlarge", description="advisory ceiling on instance sizes (checked in staging)"
     )
+    report_sender: str | None = Field(
+        default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+        description="an SES-verified address: `infra cost report --notify` also mails the report with its chart "
+                    "(HTML) from it to alertEmails; unset: the plain-text report through the alert topic only")
 
     @field_validator("alert_emails")
     @classmethod

@@ -116,3 +116,63 @@ def test_a_blank_page_would_be_caught(tmp_path):
     _browser(tmp_path, "--window-size=900,1000", f"--screenshot={shot}", page.as_uri())
     screen = Image.open(shot).convert("RGB")
     assert len(screen.getcolors(maxcolors=1 << 16) or []) <= 2 and _blue_pixels(screen) == 0
+
+
+@pytest.fixture
+def with_sender(write_config, tmp_path, monkeypatch):
+    """A project whose prod stack names an SES sender for the HTML report."""
+    from tests.conftest import ROOT
+
+    def add(cfg):
+        cfg["infra:budget"]["reportSender"] = "finops@generic-corp.com"
+        cfg["infra:budget"]["alertEmails"] = ["sre@generic-corp.com", "ceo@generic-corp.com"]
+
+    write_config("prod", add)
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(tmp_path))
+    monkeypatch.setattr(spend, "date", type("D", (date,), {"today": classmethod(lambda cls: TODAY)}))
+
+
+def test_notify_mails_the_chart_inline_through_ses(aws, with_sender):
+    """Through moto's SES: one MIME mail, the markdown as text, the HTML pointing at a cid: PNG part."""
+    from email import message_from_bytes, policy
+
+    import boto3
+    from moto.ses.models import ses_backends
+
+    from tests.policies.test_spend import _subscribed_queue
+
+    _subscribed_queue("infra-prod-alerts")
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="finops@generic-corp.com")
+    _seed(aws, daily_usd=60.0, mtd=1520.0)
+
+    result = infra("cost", "report", "prod", "--days", "3", "--format", "json", "--notify")
+
+    assert result.exit_code == 0, result.output
+    assert "mailed the report with its chart to sre@generic-corp.com, ceo@generic-corp.com" in result.stderr
+    [sent] = ses_backends["123456789012"]["us-east-1"].sent_messages
+    mail = message_from_bytes(sent.raw_data.encode() if isinstance(sent.raw_data, str) else sent.raw_data,
+                              policy=policy.default)
+    assert mail["Subject"] == "[infra] prod cost report 2026-11-23: WARN (95% of budget)"
+    assert mail["To"] == "sre@generic-corp.com, ceo@generic-corp.com"
+    assert mail.get_body(("plain",)).get_content().startswith("# Daily cost report: prod, 2026-11-23")
+    html = mail.get_body(("html",)).get_content()
+    assert '<img id="spend-chart" src="cid:spend-chart"' in html and "data:image" not in html
+    [image] = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert image["Content-ID"] == "<spend-chart>"
+    chart = Image.open(io.BytesIO(image.get_content())).convert("RGB")
+    assert chart.size == (800, 640) and _blue_pixels(chart) > 2000
+
+
+def test_an_unverified_sender_is_one_line_and_the_report_still_went_out(aws, with_sender):
+    from tests.policies.test_spend import _subscribed_queue
+
+    _subscribed_queue("infra-prod-alerts")
+    _seed(aws, daily_usd=10.0, mtd=100.0)
+
+    result = infra("cost", "report", "prod", "--days", "3", "--format", "json", "--notify")
+
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("sent the report (circuit breaker: ok) to arn:aws:sns:")  # the plain one went
+    assert lines[1].startswith("error: mail the HTML cost report (SES): AWS error MessageRejected")
