@@ -44,7 +44,8 @@ FORMATS = ("table", "markdown", "html", "json")
 def report(
     env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
     days: Annotated[int, typer.Option("--days", help="Days of daily spend to show.")] = 14,
-    fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report), html (the same with a chart) or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report), html (the same "
+                                                      "with a chart) or json.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
     notify: Annotated[bool, typer.Option(
         "--notify", help="Also email the markdown report through the environment's alert topic (its subscribers: "
