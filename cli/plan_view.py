@@ -49,6 +49,12 @@ KEY_SETTINGS: dict[str, list[str]] = {
     NETWORK_POLICY: ["metadata.namespace"],  # and its flows, in words (IN_WORDS)
     "kubernetes:core/v1:ResourceQuota": ["metadata.namespace", "spec.hard"],
     "kubernetes:core/v1:LimitRange": ["metadata.namespace"],
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["metadata.namespace", "spec.minReplicas",
+                                                          "spec.maxReplicas"],
+    "aws:route53/healthCheck:HealthCheck": ["type", "fqdn", "resourcePath"],
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ["alarmRule"],
+    "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
+    "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": ["slackTeamId", "slackChannelId"],
 }
 
 
