@@ -163,13 +163,15 @@ def _workloads(cfg: EnvironmentConfig) -> tuple[bool, str]:
 
 
 def _autoscalers(cfg: EnvironmentConfig) -> tuple[bool, str]:
-    """An autoscaler at its maximum can add no more pods: the load outgrew the ceiling (or the quota)."""
+    """Autoscalers at their maximum. One that is also asking for more (ScalingLimited: TooManyReplicas) needs
+    attention: the load outgrew the ceiling. One whose ceiling is its floor sits there calmly."""
     from kubernetes import client
 
     from runbooks.targets.kubernetes import api_call, default_api_client
 
     autoscaling = client.AutoscalingV2Api(default_api_client())
-    at_max: list[str] = []
+    pressed: list[str] = []
+    calm: list[str] = []
     total = 0
     for namespace in cfg.kubernetes.namespaces:
         found = api_call(f"namespace {namespace}", "list autoscalers in",
@@ -178,14 +180,18 @@ def _autoscalers(cfg: EnvironmentConfig) -> tuple[bool, str]:
         for hpa in found:
             total += 1
             current, ceiling = hpa.status.current_replicas or 0, hpa.spec.max_replicas
-            if current >= ceiling:
-                at_max.append(f"{namespace}/{hpa.metadata.name} {current}/{ceiling}")
+            if current < ceiling:
+                continue
+            wants_more = any(c.type == "ScalingLimited" and c.status == "True" and c.reason == "TooManyReplicas"
+                             for c in hpa.status.conditions or [])
+            (pressed if wants_more else calm).append(f"{namespace}/{hpa.metadata.name} {current}/{ceiling}")
     if not total:
         return True, "no autoscalers (no release deployed)"
-    if at_max:
-        return False, (f"{len(at_max)} of {total} at their maximum: {'; '.join(at_max)} (raise infra:autoscaling "
-                       "maxReplicas, within the namespace quota)")
-    return True, f"{total} autoscalers, none at its maximum"
+    quiet = f"; at their maximum, not asking for more: {'; '.join(calm)}" if calm else ""
+    if pressed:
+        return False, (f"{len(pressed)} of {total} at their maximum and asking for more: {'; '.join(pressed)} "
+                       f"(raise infra:autoscaling maxReplicas, within the namespace quota){quiet}")
+    return True, f"{total} autoscalers, none asking for more than its maximum{quiet}"
 
 
 def _read_all(cfg: EnvironmentConfig, deadline_s: float) -> tuple[list[Reading], list[Any]]:

@@ -44,7 +44,8 @@ def environment(aws, monkeypatch):
     server = RecordedApiServer({
         **{("GET", DEPLOYMENTS.format(ns)): [(200, "workers_running.json")] for ns in ("app", "workers", "temporal")},
         ("GET", AUTOSCALERS.format("app")): [(200, "hpas_app.json")],
-        ("GET", AUTOSCALERS.format("workers")): [(200, "hpas_workers.json")],
+        # staging's workers: a ceiling equal to the floor (the quota leaves no room), calm there
+        ("GET", AUTOSCALERS.format("workers")): [(200, "hpas_workers_fixed.json")],
         ("GET", AUTOSCALERS.format("temporal")): [(200, "hpas_none.json")],
     })
     traffic(load_balancer(), requests_per_day=[40_000] * 5, errors_per_day=[4] * 5)
@@ -113,7 +114,8 @@ def test_a_healthy_environment_reads_ok_everywhere(environment, aws):
     # 20 of 200,000 requests failed: 99.99% against 99.5% leaves 98% of the budget (1,000 may fail)
     assert found["slo"]["detail"] == ("availability 99.990% (SLO 99.5% over 30 days); error budget 98% left; "
                                       "20 of 200,000 requests answered 5xx")
-    assert found["autoscaling"]["detail"] == "2 autoscalers, none at its maximum"
+    assert found["autoscaling"]["detail"] == ("2 autoscalers, none asking for more than its maximum; at their "
+                                              "maximum, not asking for more: workers/worker 2/2")
 
 
 def test_what_needs_attention_is_named_and_exits_1(environment, aws):
@@ -135,7 +137,8 @@ def test_what_needs_attention_is_named_and_exits_1(environment, aws):
     assert "database ok" in out and "redis ok" in out
     assert ("slo ATTENTION availability 99.240% (SLO 99.5% over 30 days); error budget 0% left (spent: the SLO is "
             "broken); 1,520 of 200,000 requests answered 5xx") in out
-    assert "autoscaling ATTENTION 1 of 2 at their maximum: app/app 3/3 (raise infra:autoscaling maxReplicas" in out
+    assert ("autoscaling ATTENTION 1 of 2 at their maximum and asking for more: app/app 3/3 (raise "
+            "infra:autoscaling maxReplicas") in out
     assert "needs attention: alarms, budget, slo, workloads, autoscaling" in out
 
 
@@ -170,7 +173,7 @@ def test_the_recorded_autoscalers_are_real_api_objects():
 
     from tests.runbooks.k8s_api import RECORDED
 
-    for name in ("hpas_app.json", "hpas_app_at_max.json", "hpas_workers.json"):
+    for name in ("hpas_app.json", "hpas_app_at_max.json", "hpas_workers_fixed.json"):
         for item in json.loads((RECORDED / name).read_text())["items"]:
             manifest = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", **item}
             kubernetes_validate.validate(manifest, "1.33.0", strict=True)
