@@ -154,14 +154,14 @@ class Alarms(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.health_check_id = check.id
-        provider = None
         if cfg.region != ROUTE53_METRICS_REGION:
-            provider = aws.Provider(f"{self._name}-{ROUTE53_METRICS_REGION}", region=ROUTE53_METRICS_REGION,
-                                        opts=pulumi.ResourceOptions(parent=self))
+            # The check's metrics live in us-east-1 and an alarm may only notify a topic in its own region:
+            # elsewhere the dashboard shows the check and the burn-rate alarms page on what users see.
+            return
         self._alarm(_Alarm("api-uptime", "AWS/Route53", "HealthCheckStatus", "LessThanThreshold", 1,
                            f"The public endpoint's {cfg.edge.health_check_path} fails from outside (Route 53)",
                            statistic="Minimum", periods=2, period=60),
-                    {"HealthCheckId": check.id}, provider=provider)
+                    {"HealthCheckId": check.id})
 
     def _ratio_alarm(self, key: str, dimensions: dict, expression: str, period: int, periods: int,
                      threshold: float, description: str, *, actions: bool) -> pulumi.Output[str]:
@@ -241,7 +241,7 @@ class Alarms(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _alarm(self, alarm: _Alarm, dimensions: dict, provider: aws.Provider | None = None) -> None:
+    def _alarm(self, alarm: _Alarm, dimensions: dict) -> None:
         cfg = self._cfg
         resource = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{alarm.key}",
@@ -260,6 +260,6 @@ class Alarms(pulumi.ComponentResource):
             alarm_actions=[self._topic],
             ok_actions=[self._topic],
             tags=cfg.tags(Name=f"{cfg.name_prefix}-{alarm.key}"),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.alarm_names.append(resource.name)

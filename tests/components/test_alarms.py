@@ -155,6 +155,11 @@ def test_uptime_is_checked_from_outside_on_the_health_path(build, prod_cfg):
     [check] = _plan(build, cfg, api=API, endpoint=ENDPOINT).by_type("aws:route53/healthCheck:HealthCheck")
     assert check.inputs["fqdn"] == "api.generic-corp.com"
     assert not _plan(build, prod_cfg, endpoint=ENDPOINT).by_type("aws:route53/healthCheck:HealthCheck")  # no release
+    # outside us-east-1 the check's metrics are out of the topic's reach: the check stays, its alarm does not
+    elsewhere = _plan(build, prod_cfg.model_copy(update={"region": "eu-west-1"}), api=API, endpoint=ENDPOINT)
+    assert elsewhere.by_type("aws:route53/healthCheck:HealthCheck")
+    assert not [r for r in elsewhere.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                if r.inputs["name"] == "infra-prod-api-uptime"]
 
 
 def test_slack_only_when_configured_and_without_a_secret(build, staging_cfg):
