@@ -43,18 +43,20 @@ def estimate(
         (err_console if as_json else console()).print(what_if, style="bold yellow", markup=False)
 
 
-FORMATS = ("table", "markdown", "json")
+FORMATS = ("table", "markdown", "html", "json")
 
 
 @app.command("report")
 def report(
     env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
     days: Annotated[int, days_option("Days of daily spend to show (1-365).")] = 14,
-    fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report) or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown (the CEO's daily report), html (the same "
+                                                      "with a chart) or json.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file.", dir_okay=False)] = None,
     notify: Annotated[bool, typer.Option(
         "--notify", help="Also email the markdown report through the environment's alert topic (its subscribers: "
-                         "infra:budget.alertEmails).")] = False,
+                         "infra:budget.alertEmails), and, with infra:budget.reportSender set, the HTML report with "
+                         "its chart through SES.")] = False,
 ) -> None:
     """Actual spend from Cost Explorer: daily by service, month to date against the budget, forecast,
     and the circuit-breaker state (ok, 90% warn, 100% freeze, 200% stop)."""
@@ -75,6 +77,8 @@ def report(
         text = json.dumps(result.as_dict(), indent=2) + "\n"
     elif fmt == "markdown":
         text = spend.render_markdown(result)
+    elif fmt == "html":
+        text = spend.render_html(result)
     else:
         text = None
     if out is not None:
@@ -97,6 +101,9 @@ def report(
 
         topic = spend.notify(cfg, result)
         err_console.print(f"sent the report (circuit breaker: {result.state}) to {topic}", markup=False)
+        if cfg.budget.report_sender:
+            mailed = spend.email_html(cfg, result)
+            err_console.print(f"mailed the report with its chart to {', '.join(mailed)}", markup=False)
 
 
 def _print_spend(out, result) -> None:

@@ -54,6 +54,12 @@ KEY_SETTINGS: dict[str, list[str]] = {
     DEPLOYMENT: ["metadata.namespace", "spec.replicas"],  # and its containers, in words (IN_WORDS)
     JOB: ["metadata.namespace", "spec.backoffLimit"],
     "kubernetes:core/v1:Service": ["metadata.namespace", "spec.type"],
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["metadata.namespace", "spec.minReplicas",
+                                                          "spec.maxReplicas"],
+    "aws:route53/healthCheck:HealthCheck": ["type", "fqdn", "resourcePath"],
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ["alarmRule"],
+    "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
+    "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": ["slackTeamId", "slackChannelId"],
 }
 
 

@@ -99,12 +99,27 @@ def deploy(
         app_replicas=current.app_replicas if app_replicas is None else app_replicas,
         worker_replicas=current.worker_replicas if worker_replicas is None else worker_replicas,
     )
+    _within_autoscaling(cfg, new)
     out = console()
     _show_diff(out, env, current, new)
     stack_cmd.confirm(env, f"deploy {image} to", yes)
     message = releases.message(new, workspace.git_commit(project_dir()))
     result = _ship(stack, out, env, new, message, current)
     out.print(f"[bold green]release {result.version}[/] of {env}: {image}")
+
+
+def _within_autoscaling(cfg, settings: ReleaseSettings) -> None:
+    """The release's replicas are the autoscalers' floor: above their ceiling, refuse before anything changes."""
+    from stacks.errors import InvalidInput
+
+    scaling = cfg.autoscaling
+    for what, wanted, key, ceiling in (("app", settings.app_replicas, "appMaxReplicas", scaling.app_max_replicas),
+                                       ("worker", settings.worker_replicas, "workerMaxReplicas",
+                                        scaling.worker_max_replicas)):
+        if wanted > ceiling:
+            raise InvalidInput(f"{wanted} {what} replicas is above infra:autoscaling.{key} ({ceiling}), the "
+                               "autoscaler's maximum", hint=f"raise {key} first (`infra plan {cfg.environment}` "
+                               "checks that it fits the quota)")
 
 
 def list_releases(
@@ -175,6 +190,7 @@ def rollback(
     stack_cmd.refuse_fixed_changes(stack, cfg)
     found = releases.releases(stack.history())
     target = releases.rollback_target(env, found, wanted)
+    _within_autoscaling(cfg, target.settings)
     current = stack.release_settings()
     out = console()
     when = f", {target.started:%Y-%m-%d %H:%M}" if target.started else ""

@@ -1,12 +1,14 @@
 """`infra status ENV`: is the environment healthy right now? One screen for the on-call.
 
-Each part is read on its own (the database, Redis, the alarms, the month's spend, the workloads), so
-one that cannot be read is shown as unknown with its reason and the others still answer. Reads only.
+Each part is read on its own (the database, Redis, the alarms, the month's spend, the availability SLO,
+the workloads and their autoscalers), so one that cannot be read is shown as unknown with its reason and
+the others still answer. Reads only.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -75,9 +77,11 @@ def _alarms(cfg: EnvironmentConfig) -> tuple[bool, str]:
 
     cloudwatch = client("cloudwatch", cfg.region, profile=cfg.profile)
     found = call("read the CloudWatch alarms", cloudwatch.describe_alarms, AlarmNamePrefix=f"{cfg.name_prefix}-",
-                 StateValue="ALARM")
-    # Filtered again here: some endpoints (moto) apply only one of the two filters.
-    firing = [a["AlarmName"] for a in found.get("MetricAlarms", []) if a.get("StateValue") == "ALARM"]
+                 StateValue="ALARM", AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    # Filtered again here: some endpoints (moto) apply only one of the two filters. An alarm without actions
+    # is one window of a burn-rate pair: its composite pages, and is what is shown.
+    firing = [a["AlarmName"] for a in [*found.get("MetricAlarms", []), *found.get("CompositeAlarms", [])]
+              if a.get("StateValue") == "ALARM" and a.get("AlarmActions")]
     if not firing:
         return True, "no alarm firing"
     return False, f"{len(firing)} firing: {', '.join(sorted(firing))}"
@@ -89,6 +93,46 @@ def _budget(cfg: EnvironmentConfig) -> tuple[bool, str]:
     state, spent = spend.current_state(cfg)
     share = f"${spent:,.2f} of ${cfg.budget.monthly_usd:,.2f} ({spent / cfg.budget.monthly_usd:.0%})"
     return state is spend.BreakerState.OK, f"{share} this month: breaker {state.value}"
+
+
+def _slo(cfg: EnvironmentConfig) -> tuple[bool, str]:
+    """Availability over the SLO window from the load balancer's request and 5xx counts, and the error
+    budget left (components/sli.py defines both)."""
+    from datetime import UTC, datetime, timedelta
+
+    from components import sli
+    from stacks.aws_clients import call, client
+
+    t = cfg.alarms
+    elb = client("elbv2", cfg.region, profile=cfg.profile)
+    [balancer] = call(f"find the load balancer {cfg.load_balancer_name}", elb.describe_load_balancers,
+                      Names=[cfg.load_balancer_name])["LoadBalancers"]
+    suffix = balancer["LoadBalancerArn"].split(":loadbalancer/", 1)[1]  # CloudWatch's LoadBalancer dimension
+    cloudwatch = client("cloudwatch", cfg.region, profile=cfg.profile)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    queries = [{"Id": query_id, "ReturnData": True, "MetricStat": {
+        "Metric": {"Namespace": sli.NAMESPACE, "MetricName": metric,
+                   "Dimensions": [{"Name": "LoadBalancer", "Value": suffix}]},
+        "Period": 86400, "Stat": "Sum"}} for query_id, metric in sli.METRICS.items()]
+    sums = dict.fromkeys(sli.METRICS, 0.0)
+    token: dict[str, str] = {}
+    while True:
+        page = call("read the API's request and 5xx counts", cloudwatch.get_metric_data, MetricDataQueries=queries,
+                    StartTime=end - timedelta(days=t.slo_window_days), EndTime=end, **token)
+        for result in page.get("MetricDataResults", []):
+            sums[result["Id"]] += sum(result.get("Values") or [])
+        if not page.get("NextToken"):
+            break
+        token = {"NextToken": page["NextToken"]}
+    errors, requests = sums["target5xx"] + sums["elb5xx"], sums["requests"]
+    available = sli.availability(errors, requests)
+    target = f"SLO {t.availability_slo_percent:g}% over {t.slo_window_days} days"
+    if available is None:
+        return True, f"no requests in the last {t.slo_window_days} days ({target})"
+    left = sli.budget_left(available, t.availability_slo_percent)
+    return left > 0, (f"availability {available:.3%} ({target}); error budget {max(left, 0):.0%} left"
+                      f"{'' if left > 0 else ' (spent: the SLO is broken)'}; {errors:,.0f} of {requests:,.0f} "
+                      "requests answered 5xx")
 
 
 def _workloads(cfg: EnvironmentConfig) -> tuple[bool, str]:
@@ -128,20 +172,84 @@ def _temporal_deployments() -> set[str]:
     return {temporal_deployment(s) for s in (*TEMPORAL_SERVERS, "web")}
 
 
+def _autoscalers(cfg: EnvironmentConfig) -> tuple[bool, str]:
+    """Autoscalers at their maximum. One that is also asking for more (ScalingLimited: TooManyReplicas) needs
+    attention: the load outgrew the ceiling. One whose ceiling is its floor sits there calmly."""
+    from kubernetes import client
+
+    from runbooks.targets.kubernetes import api_call, default_api_client
+
+    autoscaling = client.AutoscalingV2Api(default_api_client())
+    pressed: list[str] = []
+    calm: list[str] = []
+    total = 0
+    for namespace in cfg.kubernetes.namespaces:
+        found = api_call(f"namespace {namespace}", "list autoscalers in",
+                         autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,
+                         not_found_hint=f"check infra:kubernetes ({namespace})").items
+        for hpa in found:
+            total += 1
+            current, ceiling = hpa.status.current_replicas or 0, hpa.spec.max_replicas
+            if current < ceiling:
+                continue
+            wants_more = any(c.type == "ScalingLimited" and c.status == "True" and c.reason == "TooManyReplicas"
+                             for c in hpa.status.conditions or [])
+            (pressed if wants_more else calm).append(f"{namespace}/{hpa.metadata.name} {current}/{ceiling}")
+    if not total:
+        return True, "no autoscalers (no release deployed)"
+    quiet = f"; at their maximum, not asking for more: {'; '.join(calm)}" if calm else ""
+    if pressed:
+        return False, (f"{len(pressed)} of {total} at their maximum and asking for more: {'; '.join(pressed)} "
+                       f"(raise infra:autoscaling maxReplicas, within the namespace quota){quiet}")
+    return True, f"{total} autoscalers, none asking for more than its maximum{quiet}"
+
+
+def _read_all(cfg: EnvironmentConfig, deadline_s: float) -> tuple[list[Reading], list[Any]]:
+    """Every part at once, each on its own daemon thread, all within one deadline: an endpoint that never
+    answers costs the deadline, not each client's connect and read timeouts times its retries."""
+    import threading
+    import time
+
+    found: dict[str, Reading] = {}
+
+    def run(part: str, probe: Callable[[EnvironmentConfig], tuple[bool, str]]) -> None:
+        found[part] = _read(part, lambda: probe(cfg))
+
+    threads = [threading.Thread(target=run, args=item, name=f"status-{item[0]}", daemon=True)
+               for item in PARTS.items()]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + deadline_s
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    late = (f"no answer within {deadline_s:g} s (is the endpoint reachable? `infra doctor` checks each one; "
+            "--timeout waits longer)")
+    readings = [found.get(part) or Reading(part, UNKNOWN, late) for part in PARTS]
+    return readings, [t for t in threads if t.is_alive()]
+
+
+DEADLINE_S = 2.5  # `infra status` answers within 5 s even when an endpoint never does (--timeout to wait longer)
+
 PARTS: dict[str, Callable[[EnvironmentConfig], tuple[bool, str]]] = {
     "database": _database,
     "redis": _redis,
     "alarms": _alarms,
     "budget": _budget,
+    "slo": _slo,
     "workloads": _workloads,
+    "autoscaling": _autoscalers,
 }
 
 
 def status(
     env: Annotated[str, typer.Argument(help="Environment: staging or prod.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print a versioned JSON document.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, max=120,
+                                           help="Seconds to wait for the parts; one without an answer by then is "
+                                                "shown as unknown.")] = DEADLINE_S,
 ) -> None:
-    """Is the environment healthy right now: database, Redis, firing alarms, the month's spend, workloads.
+    """Is the environment healthy right now: database, Redis, firing alarms, the month's spend, the
+    availability SLO and its error budget, workloads, autoscalers at their maximum.
 
     Reads only. Exit 0 when every part is ok, 1 when one needs attention, 3 when none does but some
     part could not be read (credentials, network); each row says why.
@@ -150,17 +258,29 @@ def status(
     from stacks.project import stack_file
 
     cfg = config.load(env, stack_file(env))
-    readings = [_read(part, lambda probe=probe: probe(cfg)) for part, probe in PARTS.items()]
+    readings, waiting = _read_all(cfg, timeout)
     if as_json:
         typer.echo(json.dumps({"version": 1, "environment": env, "healthy": all(r.state == OK for r in readings),
                                "parts": [r.as_dict() for r in readings]}, indent=2))
     else:
         _print(env, readings)
     states = {r.state for r in readings}
-    if ATTENTION in states:
-        raise typer.Exit(int(ExitCode.FAILED))
-    if UNKNOWN in states:
-        raise typer.Exit(int(ExitCode.MISSING_PREREQUISITE))
+    code = (ExitCode.FAILED if ATTENTION in states else ExitCode.MISSING_PREREQUISITE if UNKNOWN in states
+            else ExitCode.OK)
+    if waiting and sys.stdout is sys.__stdout__:  # run as the command, not embedded (a test runner)
+        _leave_now(int(code))
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _leave_now(code: int) -> None:
+    """A part still waiting on a silent endpoint would be torn down mid-call (a TLS handshake, say) by the
+    interpreter's shutdown, which can abort the process: once everything is printed, leave at once instead."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _print(env: str, readings: list[Reading]) -> None:

@@ -69,7 +69,7 @@ class PublicEndpoint(pulumi.ComponentResource):
         logs, logs_policy = self._access_log_bucket(name, cfg, child)
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=f"{prefix}-api"[:32],
+            name=cfg.load_balancer_name,
             load_balancer_type="application",
             internal=False,
             security_groups=[sg.id],

@@ -233,6 +233,8 @@ class EksCluster(pulumi.ComponentResource):
             "coredns": {},  # needs nodes to schedule on
             # Container Insights: the node CPU/memory metrics the alarms watch.
             "amazon-cloudwatch-observability": {"service_account_role_arn": observability_role.arn},
+            # The resource metrics API (pods' CPU over requests) the HorizontalPodAutoscalers scale on.
+            "metrics-server": {},
         }
         for addon, extra in addons.items():
             aws.eks.Addon(

@@ -27,8 +27,10 @@ from stacks.config import EnvironmentConfig
 meta = k8s.meta.v1
 core = k8s.core.v1
 apps = k8s.apps.v1
+autoscaling = k8s.autoscaling.v2
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+QUEUE_DEPTH_METRIC = "queue_depth"  # external metric the workers scale on, when an adapter serves it
 WORKER_HEALTH_PORT = 9090
 RUN_AS = 10001
 ZONE = "topology.kubernetes.io/zone"
@@ -80,9 +82,11 @@ class Workloads(pulumi.ComponentResource):
         self._secrets = args.secrets
         self._cfg = cfg
 
+        scaling = cfg.autoscaling
         app = self._workload(
             component="app", namespace=kc.app_namespace, image=image, replicas=cfg.release.app_replicas,
             args=["serve"], port=kc.app_port, port_env="PORT", resources=APP_RESOURCES,
+            max_replicas=scaling.app_max_replicas,
         )
         service = core.Service(
             f"{name}-app-service",
@@ -102,7 +106,8 @@ class Workloads(pulumi.ComponentResource):
         self._workload(
             component="worker", namespace=kc.workers_namespace, image=image,
             replicas=cfg.release.worker_replicas, args=["worker"], port=WORKER_HEALTH_PORT, port_env="HEALTH_PORT",
-            resources=WORKER_RESOURCES,
+            resources=WORKER_RESOURCES, max_replicas=scaling.worker_max_replicas,
+            queue_depth_per_pod=scaling.worker_queue_depth_per_pod,
         )
         self.app_service_name = service.metadata.apply(lambda m: m.name)
         self.register_outputs({"app_service_name": self.app_service_name})
@@ -116,7 +121,8 @@ class Workloads(pulumi.ComponentResource):
         return {"app.kubernetes.io/name": component}
 
     def _workload(self, *, component: str, namespace: str, image: str, replicas: int, args: list[str],
-                  port: int, port_env: str, resources: Resources) -> apps.Deployment:
+                  port: int, port_env: str, resources: Resources, max_replicas: int,
+                  queue_depth_per_pod: int | None = None) -> apps.Deployment:
         labels = self._labels(component)
         role_arn = self._secret_reader(component, namespace) if self._secrets else None
         account = core.ServiceAccount(
@@ -169,9 +175,44 @@ class Workloads(pulumi.ComponentResource):
                     label_selector=meta.LabelSelectorArgs(match_labels=self._selector(component)),
                 )],
             ),
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[account])),
+            # Once created, the autoscaler owns the replica count: an update must not reset it. Zero replicas
+            # (the cost circuit breaker's stop) is left alone: an HPA does not scale a target at zero.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+                depends_on=[account], ignore_changes=["spec.replicas"] if replicas else None)),
         )
+        if replicas:
+            self._autoscaler(component, namespace, labels, replicas, max_replicas, queue_depth_per_pod, deployment)
         return deployment
+
+    def _autoscaler(self, component: str, namespace: str, labels: dict[str, str], replicas: int, max_replicas: int,
+                    queue_depth_per_pod: int | None, deployment: apps.Deployment) -> None:
+        """Scale between the release's replicas and the ceiling on CPU over requests (metrics-server, an EKS
+        add-on), and for the workers also on queue depth per pod when configured; the HPA takes the larger."""
+        metrics = [autoscaling.MetricSpecArgs(type="Resource", resource=autoscaling.ResourceMetricSourceArgs(
+            name="cpu", target=autoscaling.MetricTargetArgs(
+                type="Utilization", average_utilization=self._cfg.autoscaling.target_cpu_percent)))]
+        if queue_depth_per_pod:
+            metrics.append(autoscaling.MetricSpecArgs(type="External", external=autoscaling.ExternalMetricSourceArgs(
+                metric=autoscaling.MetricIdentifierArgs(
+                    name=QUEUE_DEPTH_METRIC, selector=meta.LabelSelectorArgs(match_labels={"environment": self._env})),
+                target=autoscaling.MetricTargetArgs(type="AverageValue", average_value=str(queue_depth_per_pod)))))
+        autoscaling.HorizontalPodAutoscaler(
+            f"{self._name}-{component}-hpa",
+            metadata=meta.ObjectMetaArgs(name=component, namespace=namespace, labels=labels),
+            spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=component),
+                min_replicas=replicas,
+                max_replicas=max_replicas,
+                metrics=metrics,
+                # Up at once on load; down one pod per minute after 5 calm minutes, so a dip does not flap.
+                behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+                    scale_down=autoscaling.HPAScalingRulesArgs(
+                        stabilization_window_seconds=300,
+                        policies=[autoscaling.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)])),
+            ),
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[deployment])),
+        )
 
     def _secret_reader(self, component: str, namespace: str) -> pulumi.Output[str]:
         """An IAM role only this service account can assume (IRSA), allowed to read exactly the app's secrets

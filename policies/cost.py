@@ -6,6 +6,7 @@ unknown (no price for it). Unknown lines are listed and counted, never priced as
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -51,12 +52,30 @@ class LineItem:
         return self.monthly_usd is None
 
 
+@dataclass(frozen=True)
+class ScaleOut:
+    """What the autoscalers may add on top of the expected cost: the nodes their extra pods need."""
+
+    extra_pods: int
+    extra_nodes: int
+    monthly_usd: float | None  # None: unknown (no price or size for the node type)
+    detail: str
+
+
 @dataclass
 class Estimate:
     environment: str
     region: str
     items: list[LineItem] = field(default_factory=list)
     budget_usd: float | None = None
+    scale_out: ScaleOut | None = None  # None: nothing autoscales
+
+    @property
+    def at_max_scale_usd(self) -> float | None:
+        """The monthly cost with every autoscaler at its maxReplicas (None: unknown, or nothing autoscales)."""
+        if self.scale_out is None or self.scale_out.monthly_usd is None:
+            return None
+        return round(self.total_usd + self.scale_out.monthly_usd, 2)
 
     @property
     def total_usd(self) -> float:
@@ -75,6 +94,10 @@ class Estimate:
             "version": 1, "environment": self.environment, "region": self.region, "currency": "USD",
             "totalMonthlyUsd": self.total_usd, "budgetMonthlyUsd": self.budget_usd,
             "unknownCount": len(self.unknown),
+            "atMaxScaleOutMonthlyUsd": self.at_max_scale_usd,
+            "scaleOut": None if self.scale_out is None else {
+                "extraPods": self.scale_out.extra_pods, "extraNodes": self.scale_out.extra_nodes,
+                "monthlyUsd": self.scale_out.monthly_usd, "detail": self.scale_out.detail},
             "items": [{"type": i.resource_type, "name": i.resource_name, "monthlyUsd": i.monthly_usd,
                        "detail": i.detail} for i in self.items],
         }
@@ -88,7 +111,8 @@ def load_prices(region: str, path: Path = PRICES_FILE) -> PriceTable:
     if region not in doc.get("prices", {}):
         raise InvalidInput(f"{path.name}: no prices for region {region}", hint="add a prices.<region> list")
     prices = {p["item"]: Price(**p) for p in doc["prices"][region]}
-    assumptions = {**doc.get("assumptions", {}), "free_addons": doc.get("free_addons", [])}
+    assumptions = {**doc.get("assumptions", {}), "free_addons": doc.get("free_addons", []),
+                   "instance_capacity": doc.get("instance_capacity", {})}
     return PriceTable(region=region, hours_per_month=float(doc["hours_per_month"]), prices=prices,
                       free=frozenset(doc.get("free", [])), assumptions=assumptions)
 
@@ -97,7 +121,9 @@ def estimate(environment: str, region: str, resources: Sequence[Resource], *,
              budget_usd: float | None = None, table: PriceTable | None = None) -> Estimate:
     table = table or load_prices(region)
     result = Estimate(environment=environment, region=region, budget_usd=budget_usd)
-    for r in _with_template_disks(resources):
+    resources = _with_template_disks(resources)
+    result.scale_out = _scale_out(resources, table)
+    for r in resources:
         if r.type in table.free:
             continue
         calculator = _CALCULATORS.get(r.type)
@@ -128,6 +154,54 @@ def _with_template_disks(resources: Sequence[Resource]) -> list[Resource]:
 
 class _Missing(Exception):
     pass
+
+
+AUTOSCALER = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+def _scale_out(resources: Sequence[Resource], t: PriceTable) -> ScaleOut | None:
+    """The nodes the autoscalers' extra pods (maxReplicas minus replicas, by their requests) would need,
+    on the first node group's instance type, and what they cost."""
+    from policies.rules.quotas import quantity
+
+    autoscalers = [r for r in resources if r.type == AUTOSCALER]
+    if not autoscalers:
+        return None
+    workloads = {((r.props.get("metadata") or {}).get("namespace"), (r.props.get("metadata") or {}).get("name")): r
+                 for r in resources if r.type == "kubernetes:apps/v1:Deployment"}
+    pods, cpu, memory = 0, 0.0, 0.0
+    for hpa in autoscalers:
+        spec = hpa.props.get("spec") or {}
+        target = workloads.get(((hpa.props.get("metadata") or {}).get("namespace"),
+                                (spec.get("scaleTargetRef") or {}).get("name")))
+        if target is None:
+            continue
+        workload = target.props.get("spec") or {}
+        extra = max(0, int(spec.get("maxReplicas", 0)) - int(workload.get("replicas", 1)))
+        for container in ((workload.get("template") or {}).get("spec") or {}).get("containers") or []:
+            requests = (container.get("resources") or {}).get("requests") or {}
+            cpu += extra * float(quantity(requests.get("cpu", 0)))
+            memory += extra * float(quantity(requests.get("memory", 0))) / 2**30
+        pods += extra
+    if not pods:
+        return ScaleOut(0, 0, 0.0, "every autoscaler's maximum is its minimum")
+    group = next((r for r in resources if r.type == "aws:eks/nodeGroup:NodeGroup"), None)
+    instance = ((group.props.get("instanceTypes") if group else None) or ["?"])[0]
+    size = t.assumptions.get("instance_capacity", {}).get(instance)
+    price = t.get(f"ec2:{instance}")
+    wanted = f"{pods} more pod{'s' if pods != 1 else ''} ({cpu:g} vCPU, {memory:g} GiB requested)"
+    if size is None or price is None or group is None:
+        return ScaleOut(pods, 0, None, f"{wanted}: no size or price for node type {instance}")
+    share = float(t.assumptions.get("node_allocatable_share", 1))
+    nodes = math.ceil(max(cpu / (size["vcpu"] * share), memory / (size["memoryGib"] * share)))
+    disk = group.props.get("diskSize") or 20
+    usd = nodes * (price.usd * t.hours_per_month + _need(t, "ebs:gp3").usd * disk)
+    scaling = group.props.get("scalingConfig") or {}
+    room = int(scaling.get("maxSize", 0)) - int(scaling.get("desiredSize", 0))
+    detail = f"{wanted} on {nodes} more {instance} node{'s' if nodes != 1 else ''}"
+    if nodes > room:
+        detail += f"; the node group may add only {room} (raise infra:eks.nodeGroups maxSize)"
+    return ScaleOut(pods, nodes, round(usd, 2), detail)
 
 
 def _need(table: PriceTable, item: str) -> Price:
@@ -220,7 +294,28 @@ def _log_group(r: Resource, t: PriceTable) -> tuple[float, str]:
 
 @_line
 def _alarm(r: Resource, t: PriceTable) -> tuple[float, str]:
+    metrics = sum(1 for q in r.props.get("metricQueries") or [] if q.get("metric"))
+    if metrics:  # a metric-math alarm is billed per metric it reads
+        return _need(t, "cloudwatch:alarm").usd * metrics, f"standard-resolution alarm on {metrics} metrics"
     return _need(t, "cloudwatch:alarm").usd, "standard-resolution alarm"
+
+
+@_line
+def _composite_alarm(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "cloudwatch:composite-alarm").usd, "composite alarm"
+
+
+@_line
+def _dashboard(r: Resource, t: PriceTable) -> tuple[float, str]:
+    return _need(t, "cloudwatch:dashboard").usd, "dashboard (the account's first three are free; not counted)"
+
+
+@_line
+def _health_check(r: Resource, t: PriceTable) -> tuple[float, str]:
+    usd = _need(t, "route53:health-check").usd
+    if r.props.get("type") in ("HTTPS", "HTTPS_STR_MATCH"):
+        usd += _need(t, "route53:health-check-https").usd
+    return usd, f"{r.props.get('type', 'HTTP')} health check of an AWS endpoint"
 
 
 @_line
@@ -278,6 +373,9 @@ _CALCULATORS: dict[str, Callable[[Resource, PriceTable], LineItem]] = {
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:eks/addon:Addon": _addon,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

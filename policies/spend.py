@@ -161,12 +161,24 @@ def current_state(cfg: EnvironmentConfig, *, today: date | None = None) -> tuple
     return breaker_state(spent, cfg.budget.monthly_usd), spent
 
 
-def render_markdown(spend: SpendReport) -> str:
+def _template(name: str, *, html: bool):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), undefined=StrictUndefined,
-                      keep_trailing_newline=True, autoescape=False)
-    return env.get_template("cost_report.md.j2").render(r=spend)
+                      keep_trailing_newline=True, autoescape=html)
+    return env.get_template(name)
+
+
+def render_markdown(spend: SpendReport) -> str:
+    return _template("cost_report.md.j2", html=False).render(r=spend)
+
+
+def render_html(spend: SpendReport, chart_src: str | None = None) -> str:
+    """The report as one self-contained HTML page, the chart inline (a data URI unless ``chart_src`` names
+    another source, e.g. an email's ``cid:`` part)."""
+    from policies import spend_chart
+
+    return _template("cost_report.html.j2", html=True).render(r=spend, chart=chart_src or spend_chart.data_uri(spend))
 
 
 def alerts_topic_name(cfg: EnvironmentConfig) -> str:
@@ -198,6 +210,37 @@ def publish_alert(cfg: EnvironmentConfig, subject: str, message: str, *, what: s
                                   hint=f"create the environment first: infra up {cfg.environment}") from None
     call(f"publish {what}", sns.publish, TopicArn=topic, Subject=subject[:100], Message=message)
     return topic
+
+
+def email_html(cfg: EnvironmentConfig, spend: SpendReport) -> list[str]:
+    """Mail the HTML report with its chart (an inline ``cid:`` PNG, which mail clients show, unlike data URIs)
+    through SES from ``infra:budget.reportSender`` to ``alertEmails``; the markdown is the plain-text part.
+    Returns the recipients. SNS email, the alert topic's channel, carries plain text only."""
+    from email.message import EmailMessage
+
+    from policies import spend_chart
+    from stacks.errors import InvalidInput
+
+    sender, recipients = cfg.budget.report_sender, cfg.budget.alert_emails
+    if not sender or not recipients:
+        raise InvalidInput("the HTML report needs infra:budget.reportSender (an SES-verified address) and "
+                           "infra:budget.alertEmails")
+    mail = EmailMessage()
+    mail["Subject"] = subject(cfg, spend)
+    mail["From"], mail["To"] = sender, ", ".join(recipients)
+    mail.set_content(render_markdown(spend))
+    mail.add_alternative(render_html(spend, chart_src="cid:spend-chart"), subtype="html")
+    mail.get_payload()[1].add_related(spend_chart.png(spend), maintype="image", subtype="png", cid="<spend-chart>",
+                                      filename="spend.png")
+    ses = client("ses", region=cfg.region, profile=cfg.profile)
+    call("mail the HTML cost report (SES)", ses.send_raw_email, Source=sender, Destinations=recipients,
+         RawMessage={"Data": mail.as_bytes()})
+    return recipients
+
+
+def subject(cfg: EnvironmentConfig, spend: SpendReport) -> str:
+    return (f"[infra] {cfg.environment} cost report {spend.today.isoformat()}: {spend.state.upper()} "
+            f"({spend.ratio:.0%} of budget)")[:100]
 
 
 def enforce(cfg: EnvironmentConfig, *, action: str, override_reason: str | None) -> BreakerState:

@@ -345,6 +345,10 @@ class BudgetConfig(_Model):
     max_instance_size: Literal[INSTANCE_SIZES] = Field(  # type: ignore[valid-type]
         default="xlarge", description="advisory ceiling on instance sizes (checked in staging)"
     )
+    report_sender: str | None = Field(
+        default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+        description="an SES-verified address: `infra cost report --notify` also mails the report with its chart "
+                    "(HTML) from it to alertEmails; unset: the plain-text report through the alert topic only")
 
     @field_validator("alert_emails")
     @classmethod
@@ -355,17 +359,43 @@ class BudgetConfig(_Model):
         return v
 
 
+class SlackConfig(_Model):
+    """AWS Chatbot posts the alert topic into one Slack channel. The workspace is authorised once in the
+    Chatbot console (that is where the OAuth grant lives); stack config only names it: no secret."""
+
+    workspace_id: str = Field(pattern=r"^[A-Z0-9]{9,}$", description="Slack workspace (team) id, e.g. T0123ABCD")
+    channel_id: str = Field(pattern=r"^[A-Z0-9]{9,}$", description="Slack channel id, e.g. C0123ABCD")
+
+
 class AlarmsConfig(_Model):
-    """CloudWatch alarm thresholds (the memo's targets: CPU under 70%, memory under 80%)."""
+    """CloudWatch alarm thresholds (the memo's targets: CPU under 70%, memory under 80%, API p50 < 100 ms,
+    p95 < 500 ms, p99 < 1 s, errors < 0.1% of requests, 99.5% availability)."""
 
     cpu_percent: float = Field(default=70, gt=0, le=100)
     memory_percent: float = Field(default=80, gt=0, le=100)
     database_free_storage_gb: float = Field(default=10, gt=0, le=65536)  # at most the largest RDS volume
     database_connections: int = Field(default=200, gt=0, le=262143)  # PostgreSQL's max_connections ceiling
     cache_evictions: int = Field(default=100, ge=0, le=1_000_000_000)
-    api_errors_per_5_min: int = Field(default=50, ge=1, le=1_000_000_000,
-                                      description="the app's 5xx answers through the load balancer")
-    api_p95_latency_ms: float = Field(default=1000, gt=0, le=4_000_000)  # the ALB's longest idle timeout
+    api_error_rate_percent: float = Field(default=0.1, gt=0, le=100,
+                                          description="5xx answers as a share of requests, over 15 minutes")
+    api_p50_latency_ms: float = Field(default=100, gt=0, le=60_000)
+    api_p95_latency_ms: float = Field(default=500, gt=0, le=60_000)
+    api_p99_latency_ms: float = Field(default=1000, gt=0, le=60_000)
+    availability_slo_percent: float = Field(default=99.5, ge=90, lt=100,
+                                            description="share of requests answered without a 5xx")
+    slo_window_days: int = Field(default=30, ge=1, le=90, description="the error budget's window")
+    health_check_domain: str | None = Field(
+        default=None, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="public DNS name the uptime check calls; unset: the load balancer's")
+    slack: SlackConfig | None = Field(default=None, description="unset: alerts by email only")
+
+    @model_validator(mode="after")
+    def _percentiles(self) -> AlarmsConfig:
+        if not self.api_p50_latency_ms <= self.api_p95_latency_ms <= self.api_p99_latency_ms:
+            raise _KeyedError("alarms.apiP95LatencyMs", "latency targets must rise with the percentile "
+                              f"(p50 {self.api_p50_latency_ms:g} <= p95 {self.api_p95_latency_ms:g} <= "
+                              f"p99 {self.api_p99_latency_ms:g} ms)")
+        return self
 
 
 class ReleaseConfig(_Model):
@@ -379,6 +409,19 @@ class ReleaseConfig(_Model):
     @classmethod
     def _image(cls, v: str | None) -> str | None:
         return None if v is None else check_image(v)
+
+
+class AutoscalingConfig(_Model):
+    """HorizontalPodAutoscalers: ``infra:release`` replicas are the floor, these maxima the ceiling. A
+    guardrail refuses a maximum whose full scale-out (plus the rolling-update surge) would not fit the
+    namespace's quota."""
+
+    app_max_replicas: int = Field(default=3, ge=1, le=1000)
+    worker_max_replicas: int = Field(default=3, ge=1, le=1000)
+    target_cpu_percent: int = Field(default=70, ge=10, le=100, description="average CPU over requests")
+    worker_queue_depth_per_pod: int | None = Field(
+        default=None, ge=1, description="scale workers on the external metric queue_depth (needs an external "
+                                        "metrics adapter in the cluster); unset: CPU only")
 
 
 class TemporalRunbookConfig(_Model):
@@ -571,6 +614,7 @@ class EnvironmentConfig(_Model):
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
     tenancy: TenancyConfig | None = Field(default=None, description="tiers and offboarding dumps (`infra tenant`)")
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:
@@ -578,6 +622,18 @@ class EnvironmentConfig(_Model):
         if outside:
             raise _KeyedError("network.availabilityZones",
                               f"{', '.join(outside)} not in the stack's region {self.region} (aws:region)")
+        return self
+
+    @model_validator(mode="after")
+    def _autoscaling_ceiling(self) -> EnvironmentConfig:
+        for key, ceiling, floor, floor_key in (
+                ("autoscaling.appMaxReplicas", self.autoscaling.app_max_replicas, self.release.app_replicas,
+                 "release.appReplicas"),
+                ("autoscaling.workerMaxReplicas", self.autoscaling.worker_max_replicas,
+                 self.release.worker_replicas, "release.workerReplicas")):
+            if ceiling < floor:
+                raise _KeyedError(key, f"{ceiling} is below {floor_key} ({floor}), the autoscaler's minimum; "
+                                       f"raise it to {floor} or more")
         return self
 
     @model_validator(mode="after")
@@ -620,6 +676,10 @@ class EnvironmentConfig(_Model):
     @property
     def redis_group_id(self) -> str:
         return f"{self.name_prefix}-redis"
+
+    @property
+    def load_balancer_name(self) -> str:
+        return f"{self.name_prefix}-api"[:32]  # AWS's limit on load balancer names
 
     def tags(self, **extra: str) -> dict[str, str]:
         """Tags every taggable AWS resource carries (cost allocation and ownership)."""

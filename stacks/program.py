@@ -8,6 +8,7 @@ import pulumi
 from components.alarms import Alarms, AlarmsArgs
 from components.app_secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.budget_alerts import BudgetAlerts, BudgetAlertsArgs
+from components.dashboard import Dashboard, DashboardArgs
 from components.edge import EdgeArgs, PublicEndpoint
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
@@ -94,7 +95,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         Workloads(f"{prefix}-workloads", WorkloadsArgs(config=cfg, provider=eks.provider, secrets=secrets),
                   opts=pulumi.ResourceOptions(depends_on=[netpol, limits]))
     alerts = BudgetAlerts(f"{prefix}-budget", BudgetAlertsArgs(config=cfg, alerts_key_arn=keys.alerts_key_arn))
-    Alarms(f"{prefix}-alarms", AlarmsArgs(
+    alarms = Alarms(f"{prefix}-alarms", AlarmsArgs(
         config=cfg,
         topic_arn=alerts.topic_arn,
         database_instance_id=postgres.instance_identifier,
@@ -102,6 +103,17 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         cluster_name=eks.cluster_name,
         # until `infra deploy` sets a release no app pod answers, so the API alarms would only ever fire
         api=(edge.load_balancer_arn_suffix, edge.target_group_arn_suffix) if cfg.release.image else None,
+        endpoint=edge.dns_name,  # the uptime check's target unless infra:alarms.healthCheckDomain names one
+    ))
+    dashboard = Dashboard(f"{prefix}-dashboard", DashboardArgs(
+        config=cfg,
+        load_balancer_arn_suffix=edge.load_balancer_arn_suffix,
+        target_group_arn_suffix=edge.target_group_arn_suffix,
+        database_instance_id=postgres.instance_identifier,
+        redis_replication_group_id=redis.replication_group_id,
+        cluster_name=eks.cluster_name,
+        node_group_asg_names=eks.node_group_asg_names,
+        health_check_id=alarms.health_check_id,
     ))
 
     return {
@@ -128,6 +140,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "temporal_frontend_address": temporal.frontend_address,  # what the workers dial (7233, in-cluster)
         # fixed forever at the first deploy: preview and up compare the stack file with it (stacks/shards.py)
         "temporal_history_shards": temporal.history_shards,
+        "dashboard_name": dashboard.dashboard_name,
     }
 
 

@@ -2,7 +2,8 @@
 
 A rollout that does not fit its namespace's quota is the quiet kind of failure: Kubernetes refuses the
 new pods, the Deployment stalls half-way, and nothing errors in `pulumi up`. So it is checked here,
-before anything deploys, counting the surge pod a rolling update adds.
+before anything deploys, counting the surge pod a rolling update adds. A workload under a
+HorizontalPodAutoscaler counts at its ``maxReplicas``: the autoscaler must never be what breaks the quota.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from policies.rules.kubernetes import NAMESPACE, SYSTEM_NAMESPACES
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+AUTOSCALER = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job")
 CAPPED = ("limits.cpu", "limits.memory", "pods")
 
@@ -100,18 +102,38 @@ def _container_limits(containers: list | None, defaults: dict) -> Iterator[tuple
 
 def _workloads_fit(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     quotas, ranges = _in_namespace(ctx, QUOTA), _in_namespace(ctx, LIMIT_RANGE)
+    autoscalers = _in_namespace(ctx, AUTOSCALER)
     for ns, workloads in _in_namespace(ctx, *WORKLOADS).items():
         try:
-            hard, used = _quota(quotas.get(ns, [])), _at_full_rollout(workloads, _container_defaults(ranges, ns) or {})
+            ceilings = _max_replicas(autoscalers.get(ns, []))
+            hard = _quota(quotas.get(ns, []))
+            used = _at_full_rollout(workloads, _container_defaults(ranges, ns) or {}, ceilings)
         except ValueError as exc:  # a hand-edited plan document, not something the program makes
             yield workloads[0], f"namespace {ns}: cannot check the quota: {exc}"
             continue
         over = [f"{key} {_show(key, used[key])} > {_show(key, hard[key])}" for key in CAPPED
                 if key in hard and used[key] > hard[key]]  # no quota at all: the namespace rule reports that
         if over:
-            names = ", ".join(sorted(_meta(w).get("name") or w.name for w in workloads))
+            names = ", ".join(sorted(_describe(w, ceilings) for w in workloads))
             yield workloads[0], (f"namespace {ns}: at full rollout (replicas plus surge) {names} would exceed "
                                  f"its quota: {'; '.join(over)}")
+
+
+def _max_replicas(autoscalers: list[Resource]) -> dict[tuple[str, str], int]:
+    """(kind, name) of each autoscaled workload -> the most replicas its autoscaler may give it."""
+    ceilings: dict[tuple[str, str], int] = {}
+    for hpa in autoscalers:
+        spec = hpa.props.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        key = (str(target.get("kind")), str(target.get("name")))
+        ceilings[key] = max(ceilings.get(key, 0), int(spec.get("maxReplicas", 0)))
+    return ceilings
+
+
+def _describe(workload: Resource, ceilings: dict[tuple[str, str], int]) -> str:
+    name = _meta(workload).get("name") or workload.name
+    ceiling = ceilings.get((workload.type.rsplit(":", 1)[-1], name))
+    return f"{name} (autoscaled to maxReplicas {ceiling})" if ceiling else name
 
 
 def _quota(quotas: list[Resource]) -> dict[str, Decimal]:
@@ -124,14 +146,16 @@ def _quota(quotas: list[Resource]) -> dict[str, Decimal]:
     return hard
 
 
-def _at_full_rollout(workloads: list[Resource], defaults: dict) -> dict[str, Decimal]:
+def _at_full_rollout(workloads: list[Resource], defaults: dict,
+                     ceilings: dict[tuple[str, str], int]) -> dict[str, Decimal]:
     used = {"pods": Decimal(0), "limits.cpu": Decimal(0), "limits.memory": Decimal(0)}
     for w in workloads:
         spec = w.props.get("spec") or {}
         if w.type.endswith(":Job"):  # its pods at once; a finished job's pods no longer count
             pods = int(spec.get("parallelism", 1))
         else:
-            replicas = int(spec.get("replicas", 1))
+            ceiling = ceilings.get((w.type.rsplit(":", 1)[-1], _meta(w).get("name") or ""), 0)
+            replicas = max(int(spec.get("replicas", 1)), ceiling)
             pods = replicas + (_surge(spec, replicas) if w.type.endswith(":Deployment") else 0)
         used["pods"] += pods
         for key, value in _pod_limits(spec, defaults).items():
@@ -150,9 +174,10 @@ RULES = [
          "LimitRange with container defaults", Enforcement.MANDATORY,
          "set infra:kubernetes.quotas for the namespace (the NamespaceLimits component creates both)",
          None, stack_check=_namespaces_limited),
-    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas plus surge; "
-         "a job's pods and the larger of init containers and containers, as Kubernetes counts them)",
-         Enforcement.MANDATORY, "raise infra:kubernetes.quotas for the namespace, or lower the replicas or limits "
-         "(infra:release, infra:temporal)",
+    Rule("k8s-workloads-fit-quota", "Each namespace's workloads fit its quota at full rollout (replicas, or an "
+         "autoscaler's maxReplicas, plus surge; a job's pods and the larger of init containers and containers, as "
+         "Kubernetes counts them)", Enforcement.MANDATORY,
+         "raise infra:kubernetes.quotas for the namespace, or lower the replicas or limits (infra:release, "
+         "infra:autoscaling maxReplicas, infra:temporal)",
          None, stack_check=_workloads_fit),
 ]

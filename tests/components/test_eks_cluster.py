@@ -87,7 +87,8 @@ def test_iam_is_least_privilege_and_cni_uses_irsa(build, staging_cfg):
 def test_core_addons_with_network_policy_enforcement(build, staging_cfg):
     plan = _eks(build, staging_cfg)
     addons = {r.inputs["addonName"]: r.inputs for r in plan.by_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "amazon-cloudwatch-observability"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "amazon-cloudwatch-observability", "metrics-server"}
+    assert "serviceAccountRoleArn" not in addons["metrics-server"]  # reads the kubelets, needs no AWS identity
     assert addons["amazon-cloudwatch-observability"]["serviceAccountRoleArn"].endswith("eks-observability-role")
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert addons["vpc-cni"]["serviceAccountRoleArn"].endswith("eks-vpc-cni-role")

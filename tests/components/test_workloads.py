@@ -11,6 +11,7 @@ from stacks.config import ReleaseConfig
 
 IMAGE = "registry.example.com/platform/app:1.4.2"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 
 
 def _with_release(cfg, image=IMAGE, app=3, workers=2):
@@ -78,11 +79,34 @@ def test_every_object_validates_against_the_cluster_api(build_k8s, prod_cfg):
     objects, plan = _workloads(build_k8s, _with_release(prod_cfg))
     counts = collections.Counter(t for t, _, _ in objects)
     assert counts == {DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
-                      "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1}
+                      "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1, HPA: 2}
     for inputs in objects.values():
         manifest = {k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec", "automountServiceAccountToken")
                     if k in inputs}
         kubernetes_validate.validate(manifest, f"{prod_cfg.eks.version}.0", strict=True)
+
+
+def test_app_and_workers_scale_between_the_release_and_the_ceiling(build_k8s, prod_cfg):
+    from stacks.config import AutoscalingConfig
+
+    cfg = _with_release(prod_cfg, app=3, workers=2).model_copy(update={"autoscaling": AutoscalingConfig(
+        app_max_replicas=6, worker_max_replicas=5, target_cpu_percent=70, worker_queue_depth_per_pod=20)})
+    objects, _ = _workloads(build_k8s, cfg)
+    app, worker = objects[(HPA, "app", "app")]["spec"], objects[(HPA, "workers", "worker")]["spec"]
+    assert app["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"}
+    assert (app["minReplicas"], app["maxReplicas"]) == (3, 6)
+    assert (worker["minReplicas"], worker["maxReplicas"]) == (2, 5)
+    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+    assert app["metrics"] == [cpu]  # the memo's 70%
+    assert worker["metrics"] == [cpu, {"type": "External", "external": {
+        "metric": {"name": "queue_depth", "selector": {"matchLabels": {"environment": "prod"}}},
+        "target": {"type": "AverageValue", "averageValue": "20"}}}]
+    assert objects[(DEPLOYMENT, "app", "app")]["spec"]["replicas"] == 3  # the start; then the autoscaler's
+
+
+def test_workers_stopped_at_zero_get_no_autoscaler(build_k8s, staging_cfg):
+    objects, _ = _workloads(build_k8s, _with_release(staging_cfg, app=2, workers=0))
+    assert (HPA, "app", "app") in objects and (HPA, "workers", "worker") not in objects
 
 
 def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_plan):
@@ -94,8 +118,11 @@ def test_the_program_adds_workloads_only_with_a_release(staging_cfg, staging_pla
     added = collections.Counter(r.type for r in plan.resources) - collections.Counter(
         r.type for r in staging_plan.resources)
     assert added == {"infra:k8s:Workloads": 1, DEPLOYMENT: 2, "kubernetes:core/v1:ServiceAccount": 2,
-                     "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1,
-                     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,  # and the API's alarms, now that it serves
+                     "kubernetes:policy/v1:PodDisruptionBudget": 2, "kubernetes:core/v1:Service": 1, HPA: 2,
+                     # and the API's alarms, now that it serves: healthy targets, p50/p95/p99, error rate, four
+                     # burn-rate windows paired by two composites, and the uptime check with its alarm
+                     "aws:cloudwatch/metricAlarm:MetricAlarm": 10, "aws:cloudwatch/compositeAlarm:CompositeAlarm": 2,
+                     "aws:route53/healthCheck:HealthCheck": 1,
                      "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2}  # each reads its secrets (IRSA)
     [app_sa] = [r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount"
                 and r.inputs["metadata"]["name"] == "app"]

@@ -61,6 +61,16 @@ def test_deploy_replicas_below_one_is_rejected(infra, fake):
     assert result.exit_code == 2 and fake.calls == []
 
 
+def test_deploy_above_the_autoscalers_ceiling_is_exit_2_and_changes_nothing(infra, fake):
+    # staging's workers may scale to 2 (infra:autoscaling.workerMaxReplicas): 3 as the floor cannot be
+    result = infra("deploy", "staging", "--image", IMAGE.format("1.0.0"), "--worker-replicas", "3", "--yes")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "3 worker replicas is above infra:autoscaling.workerMaxReplicas (2)" in line
+    assert "raise workerMaxReplicas first" in line
+    assert fake.mutations() == []
+
+
 def test_deploy_needs_yes_without_a_terminal(infra, fake):
     result = infra("deploy", "staging", "--image", IMAGE.format("1.0.0"))
     assert result.exit_code == 2
@@ -219,6 +229,15 @@ def test_rollback_shows_the_diff_then_reapplies_and_records_itself(infra, fake, 
     assert (new.id, new.result, new.rollback_from, new.rollback_to) == (4, "succeeded", 3, 2)
     assert new.settings == fake.settings and new.commit == COMMIT
     assert "release 4 of staging: back to release 2" in out
+
+
+def test_rollback_to_a_release_above_todays_autoscaling_ceiling_is_refused(infra, fake):
+    # release 1 ran 4 app replicas; staging's app may now scale only to 3
+    fake.history_records = [release_record(2, "1.1.0"), release_record(1, "1.0.0", replicas=(4, 2))]
+    result = infra("rollback", "staging", "--to", "1", "--yes")
+    assert result.exit_code == 2
+    assert "4 app replicas is above infra:autoscaling.appMaxReplicas (3)" in one_error_line(result)
+    assert fake.mutations() == []
 
 
 def test_rollback_to_an_explicit_release(infra, fake):

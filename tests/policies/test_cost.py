@@ -87,3 +87,39 @@ def test_gateway_endpoints_are_free_and_interface_endpoints_unknown_not_zero():
     interface = _r("aws:ec2/vpcEndpoint:VpcEndpoint", "ecr", vpcEndpointType="Interface")
     est = estimate("staging", "us-east-1", [gateway, interface])
     assert est.total_usd == 0 and [u.resource_name for u in est.unknown] == ["ecr"]
+
+
+def _scaled(max_replicas: int, replicas: int = 2, group_max: int = 6):
+    deployment = _r("kubernetes:apps/v1:Deployment", "app", metadata={"name": "app", "namespace": "app"}, spec={
+        "replicas": replicas, "template": {"spec": {"containers": [
+            {"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}}})
+    hpa = _r("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "hpa", metadata={"name": "app", "namespace": "app"},
+             spec={"scaleTargetRef": {"kind": "Deployment", "name": "app"}, "minReplicas": replicas,
+                   "maxReplicas": max_replicas})
+    nodes = _r("aws:eks/nodeGroup:NodeGroup", "nodes", instanceTypes=["t3.large"], diskSize=50,
+               scalingConfig={"desiredSize": 2, "maxSize": group_max})
+    return estimate("staging", "us-east-1", [deployment, hpa, nodes], budget_usd=900)
+
+
+def test_the_cost_at_max_scale_out_counts_the_nodes_the_extra_pods_need():
+    table = load_prices("us-east-1")
+    node = table.get("ec2:t3.large").usd * 730 + 0.08 * 50
+    # 8 more pods x 500m = 4 vCPU: a t3.large offers 2 x 0.85 = 1.7 to pods, so 3 more nodes
+    est = _scaled(max_replicas=10)
+    assert (est.scale_out.extra_pods, est.scale_out.extra_nodes) == (8, 3)
+    assert est.at_max_scale_usd == pytest.approx(est.total_usd + 3 * node, abs=0.01)
+    assert est.as_dict()["atMaxScaleOutMonthlyUsd"] == est.at_max_scale_usd
+    from cli.guardrails_view import cost_line
+
+    assert f"at max scale-out ${est.at_max_scale_usd:,.2f} (8 more pods (4 vCPU, 8 GiB requested) on 3 more " \
+           "t3.large nodes)" in cost_line(est)
+    # the node group's maxSize is the ceiling: the estimate says so rather than pretending
+    assert "the node group may add only 1" in _scaled(max_replicas=10, group_max=3).scale_out.detail
+
+
+def test_without_autoscalers_or_headroom_the_expected_cost_is_the_maximum(staging_plan):
+    assert estimate("staging", "us-east-1", resources_of_plan(staging_plan)).scale_out is None
+    flat = _scaled(max_replicas=2)
+    from cli.guardrails_view import cost_line
+
+    assert flat.at_max_scale_usd == flat.total_usd and "at max" not in cost_line(flat)

@@ -101,6 +101,12 @@ def deployment(replicas: int, limits: dict | None, surge: object = 1, **strategy
         "template": {"spec": {"containers": [{"name": "app", "resources": resources}]}}})
 
 
+def autoscaler(max_replicas: int, target: str = "app") -> Resource:
+    return R("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "hpa", metadata={"name": target, "namespace": "app"},
+             spec={"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                   "minReplicas": 2, "maxReplicas": max_replicas})
+
+
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 HARDENED_TEMPLATE = {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required",
                                          "httpPutResponseHopLimit": 1},
@@ -242,6 +248,14 @@ CASES = [
     # 3 replicas + 1 surge pod x 1 CPU = 4 CPUs fits; one more replica does not
     ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(3, {"cpu": "1", "memory": "1Gi"})],
      [*LIMITED_APP, deployment(4, {"cpu": "1", "memory": "1Gi"})], "would exceed its quota: limits.cpu 5 > 4"),
+    # an autoscaler counts at its maxReplicas: 2 replicas that may become 3 (+1 surge) fit 4 CPUs, 4 do not
+    ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(2, {"cpu": "1", "memory": "1Gi"}), autoscaler(3)],
+     [*LIMITED_APP, deployment(2, {"cpu": "1", "memory": "1Gi"}), autoscaler(4)],
+     "app (autoscaled to maxReplicas 4) would exceed its quota: limits.cpu 5 > 4"),
+    # an autoscaler of another Deployment does not count against this one
+    ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(3, {"cpu": "1", "memory": "1Gi"}),
+                                            autoscaler(9, target="other")],
+     [*LIMITED_APP, deployment(3, {"cpu": "1", "memory": "1Gi"}), autoscaler(4)], "limits.cpu 5 > 4"),
     # 25% surge of 6 rounds up to 2 pods: 8 x 1200Mi = 9.38Gi of 8Gi
     ("k8s-workloads-fit-quota", "staging", [*LIMITED_APP, deployment(6, {"cpu": "500m", "memory": "1000Mi"})],
      [*LIMITED_APP, deployment(6, {"cpu": "500m", "memory": "1200Mi"}, surge="25%")],

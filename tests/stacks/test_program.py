@@ -34,7 +34,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:eks/cluster:Cluster": 1,
         "aws:eks/nodeGroup:NodeGroup": len(cfg.eks.node_groups),
         "aws:ec2/launchTemplate:LaunchTemplate": len(cfg.eks.node_groups),
-        "aws:eks/addon:Addon": 4,
+        "aws:eks/addon:Addon": 5,  # vpc-cni, kube-proxy, coredns, Container Insights, metrics-server
         "aws:eks/accessEntry:AccessEntry": len(cfg.eks.access),
         "aws:lb/loadBalancer:LoadBalancer": 1,
         "aws:lb/listener:Listener": 2,  # HTTPS, and HTTP that only redirects
@@ -82,6 +82,8 @@ def expected_counts(cfg) -> dict[str, int]:
         "kubernetes:core/v1:ServiceAccount": 3,
         "kubernetes:core/v1:ConfigMap": 3,
         "kubernetes:batch/v1:Job": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+        "infra:aws:Dashboard": 1,
     }
 
 
@@ -170,6 +172,28 @@ def test_kubernetes_objects_match_the_api_schemas(env, request):
     assert len(objects) == 20 + 6 + 23
     for r in objects:  # every field the program sends, not a chosen few (a ConfigMap's data, an account's flags)
         kubernetes_validate.validate(r.inputs, f"{cfg.eks.version}.0", strict=True)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_with_a_release_every_kubernetes_object_and_autoscaler_matches_the_api_schemas(env, request):
+    """The release's objects too (Deployments, Services, disruption budgets, HorizontalPodAutoscalers v2), and
+    the guardrails pass the stack files' autoscaling ceilings against their quotas."""
+    import kubernetes_validate
+
+    from policies.check import check_plan
+
+    cfg = request.getfixturevalue(f"{env}_cfg")
+    cfg = cfg.model_copy(update={"release": cfg.release.model_copy(
+        update={"image": "registry.example.com/platform/app:1.4.2"})})
+    plan = run(cfg)
+    objects = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
+    autoscalers = [r for r in objects if r.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"]
+    assert len(autoscalers) == 2
+    for r in objects:
+        manifest = {k: r.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec", "automountServiceAccountToken")
+                    if k in r.inputs}
+        kubernetes_validate.validate(manifest, f"{cfg.eks.version}.0", strict=True)
+    assert check_plan(plan, cfg).violations == []
 
 
 def test_schema_validation_would_catch_a_broken_object():
