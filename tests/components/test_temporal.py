@@ -292,6 +292,6 @@ def test_the_schema_job_and_init_containers_count_as_kubernetes_counts_them():
 
     job = Resource("kubernetes:batch/v1:Job", "schema", "urn:job", {"spec": pod(
         [{"cpu": "500m", "memory": "256Mi"}], init=[{"cpu": "2", "memory": "128Mi"}])})
-    used = _at_full_rollout([job], {})
+    used = _at_full_rollout([job], {}, {})
     # one pod; the larger init container's CPU (init containers run alone), the container's memory
     assert used == {"pods": 1, "limits.cpu": 2, "limits.memory": 256 * 2 ** 20}
