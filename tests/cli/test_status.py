@@ -202,7 +202,8 @@ def test_some_parts_unread_are_named_in_the_verdict(environment, aws, monkeypatc
     monkeypatch.setattr("runbooks.targets.kubernetes.default_api_client", no_kubeconfig)
     result = infra("status", "staging")
     assert result.exit_code == 3
-    assert result.stdout.strip().splitlines()[-1] == "could not read workloads, autoscaling; nothing needs attention in the rest"
+    assert result.stdout.strip().splitlines()[-1] == ("could not read workloads, autoscaling; "
+                                                      "nothing needs attention in the rest")
 
 
 def test_the_recorded_autoscalers_are_real_api_objects():
