@@ -51,7 +51,8 @@ def from_sdk() -> list[str]:
 def render(types: list[str]) -> str:
     version = importlib.metadata.version("pulumi-aws")
     return (f"# AWS resource types that accept tags, generated from pulumi-aws {version}.\n"
-            "# Do not edit: regenerate with `.venv/bin/python -m policies.taggable`.\n" + "".join(f"{t}\n" for t in types))
+            "# Do not edit: regenerate with `.venv/bin/python -m policies.taggable`.\n"
+            + "".join(f"{t}\n" for t in types))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from policies.addresses import blocks_reach_internet, parse_all, reaches_internet
 from policies.framework import Context, Enforcement, Resource, Rule
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -17,7 +18,6 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 REQUIRED_LOG_TYPES = {"api", "audit", "authenticator"}
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
-OPEN = {"0.0.0.0/0", "::/0"}
 
 
 def _secrets_encrypted(r: Resource, ctx: Context) -> Iterator[str]:
@@ -37,10 +37,13 @@ def _endpoint_restricted(r: Resource, ctx: Context) -> Iterator[str]:
     if vpc.get("endpointPublicAccess") is False:
         return
     cidrs = vpc.get("publicAccessCidrs") or []
+    networks, unreadable = parse_all(cidrs)
     if not cidrs:
         yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs given)"
-    elif OPEN & set(cidrs):
-        yield "the public API endpoint is open to the internet"
+    elif unreadable:
+        yield f"the public API endpoint admits {', '.join(unreadable)}, which is not a CIDR"
+    elif reaches_internet(networks):
+        yield f"the public API endpoint is open to the internet ({', '.join(map(str, networks))})"
 
 
 def _nodes_private(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
@@ -111,20 +114,24 @@ def _egress_scoped(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             if not peers:
                 yield policy, f"{where} allows egress to anywhere, the VPC and the metadata service included"
                 continue
+            opened: list[tuple[Network, list[Network]]] = []
             for block in (p["ipBlock"] for p in peers if p.get("ipBlock")):
-                try:
-                    cidr = ipaddress.ip_network(block.get("cidr", ""), strict=False)
-                    excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
-                except ValueError as exc:
-                    yield policy, f"{where} has an unreadable ipBlock: {exc}"
+                cidrs, bad_cidr = parse_all([block.get("cidr")])
+                excepted, bad_except = parse_all(block.get("except") or [])
+                if bad_cidr or bad_except:
+                    yield policy, f"{where} has an unreadable ipBlock: {', '.join(bad_cidr + bad_except)} is not a CIDR"
                     continue
-                yield from ((policy, f"{where} {problem}") for problem in _open_block(cidr, excepted, vpcs, rule))
+                opened.append((cidrs[0], excepted))
+                yield from ((policy, f"{where} {problem}") for problem in _open_block(cidrs[0], excepted, vpcs))
+            if not rule.get("ports") and blocks_reach_internet(opened):
+                yield policy, (f"{where} allows egress to {', '.join(str(c) for c, _ in opened)} on every port: "
+                               "name the ports (443 for HTTPS)")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network], rule: dict) -> Iterator[str]:
+def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network]) -> Iterator[str]:
     def reaches(network: Network) -> bool:
         return (cidr.version == network.version and network.subnet_of(cidr)
                 and not any(e.version == network.version and network.subnet_of(e) for e in excepted))
@@ -134,8 +141,6 @@ def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network], rul
     for vpc in vpcs:
         if cidr.prefixlen < vpc.prefixlen and reaches(vpc):
             yield f"opens {cidr} without excepting the VPC ({vpc}): it bypasses the datastore allows"
-    if cidr.prefixlen == 0 and not rule.get("ports"):
-        yield f"allows egress to {cidr} on every port: name the ports (443 for HTTPS)"
 
 
 RULES = [

@@ -112,6 +112,15 @@ def NODES_FROM(template: dict) -> list[Resource]:  # noqa: N802 - reads like the
             R(NODE_GROUP, "nodes", launchTemplate={"id": "lt-1", "version": "1"})]
 
 
+def SG_WITH(*rules: tuple[str, int, int, str]) -> list[Resource]:  # noqa: N802 - reads like the constants
+    """A security group and one ingress rule resource per (cidr, from, to, protocol)."""
+    rules_ = [R(INGRESS_RULE, f"in-{i}", securityGroupId="sg-1", fromPort=low, toPort=high, ipProtocol=protocol,
+                **{"cidrIpv6" if ":" in cidr else "cidrIpv4": cidr})
+              for i, (cidr, low, high, protocol) in enumerate(rules)]
+    return [R("aws:ec2/securityGroup:SecurityGroup", "sg", "sg-1"), *rules_]
+
+
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LIMITED_APP = [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R(QUOTA, **APP_QUOTA), R(LIMIT_RANGE, **APP_LIMITS)]
 
 # (rule, environment, compliant stack, violating stack, words in the violation)
@@ -256,6 +265,39 @@ CASES = [
         toPort=0, protocol="-1")],
      [R("aws:ec2/securityGroupRule:SecurityGroupRule", type="ingress", cidrBlocks=["0.0.0.0/0"], fromPort=5432,
         toPort=5432, protocol="tcp")], "port 5432"),
+    # judged as address sets, per group and port, across every rule that opens the group
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("10.0.0.0/8", 22, 22, "tcp"), ("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("8.0.0.0/9", 22, 22, "tcp"), ("8.128.0.0/9", 0, 1024, "6"))],
+     "ingress from 8.0.0.0/9, 8.128.0.0/9 on port 22"),  # each half a /8: alone not the internet, together it
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("0.0.0.0/1", 5432, 5432, "tcp"), ("128.0.0.0/1", 5432, 5432, "tcp"))],
+     "ingress from 0.0.0.0/1, 128.0.0.0/1 on port 5432"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 80, 80, "tcp"))],
+     [*SG_WITH(("0.0.0.0/0 ", 8080, 8080, "tcp"))], "ingress from 0.0.0.0/0 on port 8080"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("2001:db8::/32", 0, 0, "-1"))],
+     [*SG_WITH(("::0/0", 53, 53, "udp"))], "ingress from ::0/0 on udp port 53"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"), ("2000::/3", 440, 450, "TCP"))],
+     "ingress from 2000::/3 on ports 440-442"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("192.168.0.0/16", 3389, 3389, "tcp"))],
+     [*SG_WITH(("64.0.0.0/2", 3389, 3389, "tcp"))], "on port 3389"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("10.0.0.0/8", 22, 22, "tcp"))],
+     [*SG_WITH(("open", 22, 22, "tcp"))], "ingress from 'open', which is not a CIDR"),
+    # the VPC's default security group, which the program empties, opened up
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", "sg-d", ingress=[], egress=[])],
+     [R("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", "sg-d",
+        ingress=[{"cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "ingress from 0.0.0.0/0 on all ports"),
+    ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}})],
+     "open to the internet (0.0.0.0/1, 128.0.0.0/1)"),
+    ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": [" 0.0.0.0/0"]}})], "open to the internet"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
+     [VPC_10_20, egress({"to": [{"ipBlock": {"cidr": "128.0.0.0/1"}},
+                               {"ipBlock": {"cidr": "0.0.0.0/1", "except": ["10.0.0.0/8"]}}]})],
+     "allows egress to 128.0.0.0/1, 0.0.0.0/1 on every port"),
     ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:k")],
      [R("aws:secretsmanager/secret:Secret")], "AWS-managed key"),
     ("kms-key-rotation", "staging",

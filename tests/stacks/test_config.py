@@ -51,6 +51,12 @@ BAD = [
      ["infra:eks.nodeGroups[0]", "minSize <= desiredSize <= maxSize", "5 <= 2 <= 4"]),
     ("staging", _set("eks.nodeGroups.0.minSize", "two"), ["infra:eks.nodeGroups[0].minSize", "'two'"]),
     ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/0"]), ["infra:eks.publicAccessCidrs", "internet"]),
+    # judged as an address set: halves of the internet, a non-canonical spelling, a /2 of it
+    ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/1", "128.0.0.0/1"]),
+     ["infra:eks.publicAccessCidrs: 0.0.0.0/1, 128.0.0.0/1 together open the Kubernetes API to the internet"]),
+    ("staging", _set("eks.publicAccessCidrs", ["64.0.0.0/2"]), ["infra:eks.publicAccessCidrs", "internet"]),
+    ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/0 "]), ["infra:eks.publicAccessCidrs", "not a valid IPv4"]),
+    ("staging", _set("eks.publicAccessCidrs", ["::/0"]), ["infra:eks.publicAccessCidrs", "not a valid IPv4"]),
     ("prod", _set("postgres.multiAz", False), ["infra:postgres.multiAz", "prod must be Multi-AZ"]),
     ("prod", _set("postgres.deletionProtection", False), ["infra:postgres.deletionProtection"]),
     ("prod", _set("postgres.backupRetentionDays", 3), ["infra:postgres.backupRetentionDays", "at least 7"]),
