@@ -64,8 +64,8 @@ def test_policy_check_blocks_a_doctored_plan(saved_plan):
     ("{not json", "not valid JSON (line 1, column 2)"),
     ('{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}', "not an infra plan document"),
     ('{"version": 2, "environment": "prod", "resources": []}', "plan document version 2 is not supported"),
-    ('{"version": 1, "environment": "qa", "resources": []}', "unknown environment 'qa'"),
-    ('{"version": 1, "environment": "prod", "resources": [42]}', "resources[0] is not a resource"),
+    ('{"version": 1, "environment": "qa", "resources": []}', "$.environment: 'qa' is not one of"),
+    ('{"version": 1, "environment": "prod", "resources": [42]}', "$.resources[0]: 42 is not of type 'object'"),
 ])
 def test_policy_check_refuses_what_is_not_a_plan(tmp_path, content, message):
     path = tmp_path / "plan.json"
