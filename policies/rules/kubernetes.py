@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from policies.addresses import blocks_reach_internet, parse_all, reaches_internet
 from policies.framework import Context, Enforcement, Resource, Rule
+from policies.rules.encryption import aws_managed_key
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -22,8 +23,9 @@ SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 def _secrets_encrypted(r: Resource, ctx: Context) -> Iterator[str]:
     config = r.props.get("encryptionConfig") or {}
-    if "secrets" not in (config.get("resources") or []) or not (config.get("provider") or {}).get("keyArn"):
-        yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
+    key = (config.get("provider") or {}).get("keyArn")
+    if "secrets" not in (config.get("resources") or []) or aws_managed_key(key):
+        yield "Kubernetes secrets are not envelope-encrypted with a customer-managed KMS key"
 
 
 def _control_plane_logs(r: Resource, ctx: Context) -> Iterator[str]:
@@ -52,7 +54,9 @@ def _nodes_private(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
         for subnet_id in group.props.get("subnetIds") or []:
             subnet = subnets.get(subnet_id)
             if subnet is None:
-                continue  # not known yet (preview) or not managed here: nothing to judge
+                if ctx.complete:
+                    yield group, f"runs in subnet {subnet_id}, which is not in this plan: cannot tell it is private"
+                continue  # CrossGuard: not known yet (preview)
             tags = subnet.props.get("tags") or {}
             if subnet.props.get("mapPublicIpOnLaunch") is True or tags.get("tier") == "public":
                 yield group, f"runs in public subnet {subnet.name}"
@@ -67,7 +71,9 @@ def _nodes_hardened(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             continue
         template = templates.get(template_id)
         if template is None:
-            continue  # not known yet (preview) or not managed here: nothing to judge
+            if ctx.complete:
+                yield group, f"uses launch template {template_id}, which is not in this plan: cannot judge it"
+            continue  # CrossGuard: not known yet (preview)
         metadata = template.props.get("metadataOptions") or {}
         if metadata.get("httpEndpoint") != "disabled":
             if metadata.get("httpTokens") != "required":
@@ -89,9 +95,23 @@ def _default_deny(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
                 and not spec.get("ingress") and not spec.get("egress"):
             denied.add(meta.get("namespace") or "default")
     for ns in ctx.of_type(NAMESPACE):
-        name = (ns.props.get("metadata") or {}).get("name")
-        if name and name not in SYSTEM_NAMESPACES and name not in denied:
+        name = namespace_name(ns)
+        if name is None:
+            yield ns, unnamed(ns)
+        elif name not in SYSTEM_NAMESPACES and name not in denied:
             yield ns, f"namespace {name} has no default-deny NetworkPolicy for ingress and egress"
+
+
+def namespace_name(ns: Resource) -> str | None:
+    """The name Kubernetes will know the namespace by; None when Pulumi picks it (no metadata.name: it
+    becomes ``<resource name>-<random suffix>``, which no policy or quota written here can name)."""
+    name = str((ns.props.get("metadata") or {}).get("name") or "").strip()
+    return name or None
+
+
+def unnamed(ns: Resource) -> str:
+    return (f"namespace {ns.name} has no metadata.name: Pulumi will name it {ns.name}-<random>, so no policy or "
+            "quota here applies to it; set metadata.name")
 
 
 def _access_scoped(r: Resource, ctx: Context) -> Iterator[str]:
@@ -144,7 +164,8 @@ def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network]) -> 
 
 
 RULES = [
-    Rule("eks-secrets-encryption", "EKS envelope-encrypts Kubernetes secrets with KMS", Enforcement.MANDATORY,
+    Rule("eks-secrets-encryption", "EKS envelope-encrypts Kubernetes secrets with a customer-managed KMS key",
+         Enforcement.MANDATORY,
          "set encryption_config with resources=['secrets'] and a customer-managed key", "CKV_AWS_58",
          (CLUSTER,), _secrets_encrypted),
     Rule("eks-control-plane-logs", "EKS control-plane logs (api, audit, authenticator at least) are on",

@@ -64,14 +64,17 @@ GUARDED_BUCKET = [
 ]
 
 
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+
+
 def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None,
-             hsts: str | None = "max-age=31536000") -> Resource:
+             hsts: str | None = "max-age=31536000", id: str | None = None) -> Resource:
     redirect = [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
     props = {"port": port, "protocol": protocol, "defaultActions": actions or redirect}
     if policy:
         props.update(sslPolicy=policy, defaultActions=actions or [{"type": "forward"}],
                      routingHttpResponseStrictTransportSecurityHeaderValue=hsts)
-    return R("aws:lb/listener:Listener", f"l{port}", **props)
+    return R("aws:lb/listener:Listener", f"l{port}", id, **props)
 
 
 def inline(statement: dict) -> Resource:
@@ -79,6 +82,16 @@ def inline(statement: dict) -> Resource:
 
     return R("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps({"Version": "2012-10-17",
                                                                      "Statement": [statement]}))
+
+
+def _doc(*statements: dict) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+ROLE = "aws:iam/role:Role"
+SCOPED = _doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"})
 
 
 def grant(policy: str, scope: dict) -> Resource:
@@ -221,6 +234,35 @@ CASES = [
      [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")],
      [R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
         policyArn="arn:aws:iam::aws:policy/AdministratorAccess")], "attaches AdministratorAccess"),
+    # every way a policy reaches a principal, and wildcards that amount to everything
+    ("iam-least-privilege", "staging", [R(ROLE, "app", managedPolicyArns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])],
+     [R(ROLE, "app", managedPolicyArns=["arn:aws:iam::aws:policy/AdministratorAccess "])],
+     "attaches AdministratorAccess"),
+    ("iam-least-privilege", "staging", [R(ROLE, "app", inlinePolicies=[{"name": "read", "policy": SCOPED}])],
+     [R(ROLE, "app", inlinePolicies=[{"name": "ops", "policy": _doc({"Effect": "Allow", "Action": "*:*",
+                                                                      "Resource": "arn:aws:*"})}])],
+     "ops: a statement allows *:* on every resource"),
+    ("iam-least-privilege", "staging", [R("aws:iam/userPolicy:UserPolicy", policy=SCOPED)],
+     [R("aws:iam/groupPolicy:GroupPolicy", policy={"statement": {"effect": "allow", "action": ["iam:*"],
+                                                                 "resource": ["arn:aws:iam::123456789012:*"]}})],
+     "allows iam:* on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Allow", "Action": "s3:GetObject",
+                                                 "Resource": "arn:aws:s3:::*"})],
+     [inline({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*"})], "allows s3:* on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Deny", "Action": "*", "Resource": "*"})],
+     [inline({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::private/*"})],
+     "allows by exclusion"),
+    ("iam-least-privilege", "staging",
+     [R("aws:iam/policy:Policy", "ops", "arn:aws:iam::123456789012:policy/ops", policy=SCOPED),
+      R("aws:iam/policyAttachment:PolicyAttachment", policyArn="arn:aws:iam::123456789012:policy/ops", roles=["a"])],
+     [R("aws:iam/userPolicyAttachment:UserPolicyAttachment", policyArn="arn:aws:iam::123456789012:policy/elsewhere")],
+     "a policy that is not in this plan"),
+    ("iam-least-privilege", "staging",
+     [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"])],
+     [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/iamfullaccess"])],
+     "attaches iamfullaccess"),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
@@ -298,6 +340,48 @@ CASES = [
      [VPC_10_20, egress({"to": [{"ipBlock": {"cidr": "128.0.0.0/1"}},
                                {"ipBlock": {"cidr": "0.0.0.0/1", "except": ["10.0.0.0/8"]}}]})],
      "allows egress to 128.0.0.0/1, 0.0.0.0/1 on every port"),
+    # the AWS-managed key however it is referenced: an alias ARN, another case, blanks
+    ("secrets-customer-managed-key", "staging",
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/infra-staging-secrets")],
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager")],
+     "AWS-managed key"),
+    ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="alias/awsome")],
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId=" Alias/AWS/SecretsManager ")], "AWS-managed key"),
+    ("eks-secrets-encryption", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "encryptionConfig": {"provider": {"keyArn": "alias/aws/eks"}, "resources": ["secrets"]}})],
+     "customer-managed KMS key"),
+    # a listener rule on the plain-HTTP listener that forwards instead of redirecting; the alb/ type alias
+    ("alb-tls-only", "staging",
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "maintenance", listenerArn="arn:l80",
+                                           actions=[{"type": "fixed-response"}])],
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "api", listenerArn="arn:l80",
+                                           actions=[{"type": "forward", "targetGroupArn": "tg"}])],
+     "forwards plain HTTP on port 80 instead of redirecting to HTTPS"),
+    ("alb-tls-only", "staging",
+     [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06", id="arn:l443"),
+      R(LISTENER_RULE, "api", listenerArn="arn:l443", actions=[{"type": "forward"}])],
+     [R(LISTENER_RULE, "api", listenerArn="arn:elsewhere", actions=[{"type": "forward"}])],
+     "listener arn:elsewhere, which is not in this plan"),
+    ("alb-tls-only", "staging", [listener(80, "HTTP")],
+     [R("aws:alb/listener:Listener", "l80", port=80, protocol="HTTP", defaultActions=[{"type": "forward"}])],
+     "port 80 serves HTTP instead of redirecting to HTTPS"),
+    # objects Pulumi names itself: nothing written here can apply to them
+    ("k8s-namespace-default-deny", "staging",
+     [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
+     [R("kubernetes:core/v1:Namespace", "ns", metadata={"labels": {"team": "app"}}),
+      R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
+     "namespace ns has no metadata.name: Pulumi will name it ns-<random>"),
+    ("k8s-namespace-quota", "staging", LIMITED_APP, [R("kubernetes:core/v1:Namespace", "ns"), *LIMITED_APP[1:]],
+     "namespace ns has no metadata.name"),
+    # references to resources that are not in the plan
+    ("eks-nodes-in-private-subnets", "staging",
+     [R("aws:ec2/subnet:Subnet", "private-0", "s-1", tags={"tier": "private"}),
+      R(NODE_GROUP, "nodes", subnetIds=["s-1"])],
+     [R("aws:ec2/subnet:Subnet", "private-0", "s-1", tags={"tier": "private"}),
+      R(NODE_GROUP, "nodes", subnetIds=["s-1", "subnet-0abc"])], "subnet subnet-0abc, which is not in this plan"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE),
+     [R(NODE_GROUP, "nodes", launchTemplate={"id": "lt-elsewhere", "version": "1"})],
+     "launch template lt-elsewhere, which is not in this plan"),
     ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:k")],
      [R("aws:secretsmanager/secret:Secret")], "AWS-managed key"),
     ("kms-key-rotation", "staging",
