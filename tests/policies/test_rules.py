@@ -444,6 +444,15 @@ def test_estimate_above_budget_is_advisory(staging_cfg, staging_plan):
     assert v.enforcement is Enforcement.ADVISORY and "above the $100.00 budget" in v.message
 
 
+def test_an_unpriced_resource_never_passes_as_within_budget(staging_cfg, staging_plan):
+    from policies.check import resources_of_plan
+
+    unpriced = R("aws:dynamodb/table:Table", "sessions")
+    ctx = Context("staging", [*resources_of_plan(staging_plan), unpriced], staging_cfg)
+    [v] = evaluate([by_name("cost-within-budget")], ctx).violations
+    assert "cannot tell whether it fits the $900.00 budget: 1 resource(s) have no price (sessions)" in v.message
+
+
 @pytest.mark.parametrize(("text", "value"), [
     ("500m", "0.5"), ("2", "2"), ("1.5", "1.5"), ("512Mi", str(512 * 2**20)), ("8Gi", str(8 * 2**30)),
     ("1G", "1000000000"), (4, "4")])
