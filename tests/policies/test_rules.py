@@ -150,6 +150,13 @@ CASES = [
      [R(RDS, _env="prod", **{**GOOD_RDS, "multiAz": False})], "Multi-AZ"),
     ("rds-prod-multi-az-and-deletion-protection", "prod", [R(RDS, _env="prod", **GOOD_RDS)],
      [R(RDS, _env="prod", **{**GOOD_RDS, "deletionProtection": False})], "deletion protection"),
+    # boundaries: exactly the minimum passes (the good case), one day less does not
+    ("rds-backup-retention", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "backupRetentionPeriod": 6})],
+     "kept 6 days, fewer than 7"),
+    ("rds-backup-retention", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "backupRetentionPeriod": None})],
+     "kept 0 days"),
+    ("redis-prod-failover", "prod", [R(REDIS, _env="prod", **GOOD_REDIS)],
+     [R(REDIS, _env="prod", **{**GOOD_REDIS, "multiAzEnabled": False})], "production Redis must be Multi-AZ"),
     ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
      [R(REDIS, **{**GOOD_REDIS, "transitEncryptionEnabled": False})], "in transit"),
     ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
@@ -402,13 +409,25 @@ def test_rule_passes_compliant_and_flags_violating(rule_name, env, good, bad, wo
     violations = evaluate([rule], Context(env, bad)).violations
     assert any(words in v.message for v in violations), [v.message for v in violations]
     for violation in violations:
-        assert violation.rule == rule_name and violation.fix == rule.fix
-        assert violation.enforcement is rule.enforcement and violation.resource_name
+        assert violation.rule == rule_name and violation.fix == rule.fix and violation.resource_name
+        # the level users rely on, stated here rather than read from the rule: downgrading one fails this
+        assert violation.enforcement is (Enforcement.ADVISORY if rule_name in ADVISORY else Enforcement.MANDATORY)
+    blocking = evaluate([rule], Context(env, bad)).mandatory
+    assert bool(blocking) == (rule_name not in ADVISORY), "a mandatory violation is what blocks (exit 4)"
 
 
-def test_every_mandatory_rule_has_cases():
-    covered = {c[0] for c in CASES}
-    assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.MANDATORY} <= covered
+# Every rule is mandatory except these; each change of level is a decision this list records.
+ADVISORY = {"eks-access-scoped", "cost-staging-instance-size", "cost-within-budget"}
+# Rules that need the stack config, tested by their own functions below.
+CONFIG_RULES = {"cost-staging-instance-size": "test_staging_instance_ceiling_is_advisory",
+                "cost-within-budget": "test_estimate_above_budget_is_advisory"}
+
+
+def test_every_rule_has_cases_and_its_stated_level():
+    covered = {c[0] for c in CASES} | set(CONFIG_RULES)
+    assert {r.name for r in ALL_RULES} <= covered, "a rule without a compliant and a violating case"
+    assert all(callable(globals()[test]) for test in CONFIG_RULES.values())
+    assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.ADVISORY} == ADVISORY
 
 
 def test_prod_only_rules_leave_staging_alone():

@@ -28,6 +28,13 @@ def _set(path: str, value):
     return mutate
 
 
+def _two_zones(cfg):
+    """Prod with two zones and a consistent layout for two, so only the three-AZ rule can object."""
+    network = cfg["infra:network"]
+    for key in ("availabilityZones", "publicSubnets", "privateSubnets", "databaseSubnets"):
+        network[key] = network[key][:2]
+
+
 def test_both_environments_load(staging_cfg, prod_cfg):
     assert staging_cfg.environment == "staging" and prod_cfg.environment == "prod"
     assert staging_cfg.network.nat_gateways == "single"
@@ -47,6 +54,7 @@ BAD = [
      ["infra:network.availabilityZones", "at least 2 availability zones"]),
     ("prod", _set("network.availabilityZones", ["us-east-1a", "us-east-1b"]),
      ["infra:network.publicSubnets: 3 subnets for 2 availability zones"]),
+    ("prod", _two_zones, ["infra:network.availabilityZones: prod needs at least 3 availability zones"]),
     ("staging", _set("eks.nodeGroups.0.minSize", 5),
      ["infra:eks.nodeGroups[0]", "minSize <= desiredSize <= maxSize", "5 <= 2 <= 4"]),
     ("staging", _set("eks.nodeGroups.0.minSize", "two"), ["infra:eks.nodeGroups[0].minSize", "'two'"]),
