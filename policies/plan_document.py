@@ -106,20 +106,34 @@ def _too_deep(doc: Any) -> tuple[str, str] | None:
 
 
 @cache
-def _validator():
+def _validators() -> tuple[Any, dict[str, Any]]:
+    """The schema split for speed, with the same meaning: the document without the per-type branches
+    (``if type == T then inputs ...``), and one validator per type for the inputs. Evaluating every
+    branch on every resource costs 0.3 s on a prod plan; dispatching on the type costs nothing."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    resource = schema["$defs"]["resource"]
+    by_type = {b["if"]["properties"]["type"]["const"]: b["then"]["properties"]["inputs"]
+               for b in resource["allOf"] if "type" in b["if"]["properties"]}
+    resource["allOf"] = [b for b in resource["allOf"] if "type" not in b["if"]["properties"]]
+    return Draft202012Validator(schema), {t: Draft202012Validator(s) for t, s in by_type.items()}
 
 
 def _schema_problem(doc: Any) -> tuple[str, str] | None:
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator().iter_errors(doc))
+    document, by_type = _validators()
+    error, where = best_match(document.iter_errors(doc)), "$"
+    for i, r in enumerate(doc["resources"] if error is None else ()):
+        if r["type"] in by_type:
+            error, where = best_match(by_type[r["type"]].iter_errors(r["inputs"])), f"$.resources[{i}].inputs"
+            if error is not None:
+                break
     if error is None:
         return None
     message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
-    return error.json_path, message
+    return where + error.json_path[1:], message
 
 
 def _consistency_problem(doc: dict[str, Any]) -> tuple[str, str] | None:

@@ -162,7 +162,18 @@ def test_the_cli_exits_2_without_a_traceback_and_4_on_a_well_formed_insecure_pla
     assert result.exit_code == 4 and "rds-not-public" in result.stdout
 
 
-def test_the_schema_is_a_valid_json_schema():
+def test_the_schema_file_alone_says_the_same(plan_doc):
+    """Other tools can validate with the file as it is (the reader only splits it by type for speed)."""
     from jsonschema import Draft202012Validator
 
-    Draft202012Validator.check_schema(json.loads(plan_document.SCHEMA_FILE.read_text()))
+    schema = json.loads(plan_document.SCHEMA_FILE.read_text())
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid(plan_doc)
+    schema_cases = [c for c in CASES if any(w in c[2] for w in ("not of type", "does not match", "unexpected",
+                                                                   "not one of"))]
+    assert len(schema_cases) >= 10
+    for change, where, _ in schema_cases:
+        doc = copy.deepcopy(plan_doc)
+        change(doc)
+        assert not validator.is_valid(doc), where
