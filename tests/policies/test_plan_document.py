@@ -58,6 +58,12 @@ def _rename(type_, key, new_key):
     return change
 
 
+def _namespace(name):
+    def change(doc):
+        doc["resources"][_index(doc, "kubernetes:core/v1:Namespace")]["inputs"]["metadata"]["name"] = name
+    return change
+
+
 def _hide_rds(doc):  # a database marked as a component, so no rule would look at it
     doc["resources"][_index(doc, RDS)]["custom"] = False
 
@@ -92,6 +98,7 @@ CASES = [
     (_set(RDS, "type", RDS + " "), "$.resources[{rds}].type", "does not match"),
     (_set(RDS, "type", "aws:RDS/instance:Instance"), "$.resources[{rds}].urn", "does not name this resource"),
     (_hide_rds, "$.resources[{rds}].type", "does not match"),
+    (_namespace(" app"), "$.resources[{ns}].inputs.metadata.name", "does not match"),
     (_relabel, "$.resources[0].urn", "names the 'prod' stack but the document says environment 'staging'"),
     (_set(RDS, "inputs", "storageEncrypted"), "$.resources[{rds}].inputs", "is not of type 'object'"),
     (_input("aws:ec2/securityGroup:SecurityGroup", "ingress", "0.0.0.0/0"), "$.resources[{sg}].inputs.ingress",
@@ -115,7 +122,8 @@ def test_a_doctored_document_is_refused_with_the_path(tmp_path, plan_doc, change
     with pytest.raises(InvalidInput) as refused:
         read_document(_write(tmp_path, doc))
     where = where.format(rds=_index(plan_doc, RDS), eks=_index(plan_doc, "aws:eks/cluster:Cluster"),
-                         sg=_index(plan_doc, "aws:ec2/securityGroup:SecurityGroup"), last=len(doc["resources"]) - 1)
+                         sg=_index(plan_doc, "aws:ec2/securityGroup:SecurityGroup"), last=len(doc["resources"]) - 1,
+                         ns=_index(plan_doc, "kubernetes:core/v1:Namespace"))
     assert f"plan.json: {where}: " in refused.value.message and words in refused.value.message, refused.value.message
 
 
