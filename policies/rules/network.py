@@ -17,7 +17,9 @@ LOAD_BALANCER_PORTS = {80, 443}
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"  # the VPC's own, opened up
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+VPC = "aws:ec2/vpc:Vpc"
 ALL_PORTS = (0, 65535)
 _PROTOCOLS = {"-1": "all", "all": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
@@ -125,9 +127,31 @@ def _open_ingress(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
                 yield owner, _describe(cidrs, protocol, low, high)
 
 
+def _default_group_closed(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    """AWS gives every VPC a default security group that admits its members on every port and lets
+    everything out; whatever is launched without a group gets it. The program empties it; a plan that
+    does not (or opens it again, inline or with rule resources) leaves that default in place."""
+    defaults = ctx.of_type(DEFAULT_SECURITY_GROUP)
+    managed = {str(g.props.get("vpcId")) for g in defaults}
+    for vpc in ctx.of_type(VPC):
+        if ctx.complete and vpc.id and vpc.id not in managed:
+            yield vpc, ("keeps AWS's default security group rules (members reach each other on every port, "
+                        "everything may leave): manage it with an empty DefaultSecurityGroup")
+    for group in defaults:
+        if group.props.get("ingress") or group.props.get("egress"):
+            yield group, "the VPC's default security group has rules: anything launched without a group gets them"
+    ids = {g.id for g in defaults if g.id}
+    for rule in ctx.of_type(INGRESS_RULE) + ctx.of_type(EGRESS_RULE) + ctx.of_type(LEGACY_RULE):
+        if rule.props.get("securityGroupId") in ids:
+            yield rule, "adds a rule to the VPC's default security group, which must stay empty"
+
+
 RULES = [
     Rule("sg-no-internet-ingress", "No security group admits the internet (0.0.0.0/0, ::/0 or any set of ranges "
          "that together amount to it), except HTTP(S) to a load balancer", Enforcement.MANDATORY,
          "admit a source security group or a known CIDR instead of the internet",
          "CKV_AWS_24, CKV_AWS_25 (partial)", stack_check=_open_ingress),
+    Rule("vpc-default-security-group-closed", "Every VPC's default security group is managed and has no rules",
+         Enforcement.MANDATORY, "add an aws.ec2.DefaultSecurityGroup for the VPC with ingress=[] and egress=[]",
+         "CKV2_AWS_12", stack_check=_default_group_closed),
 ]

@@ -38,7 +38,8 @@ APP_LIMITS = {"metadata": {"name": "container-defaults", "namespace": "app"},
               "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}]}}
 
 
-VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", cidrBlock="10.20.0.0/16")
+VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", "vpc-1", cidrBlock="10.20.0.0/16")
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"]}}],
                 "ports": [{"port": 443, "protocol": "TCP"}]}
 
@@ -338,6 +339,19 @@ CASES = [
      [R("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", "sg-d",
         ingress=[{"cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
      "ingress from 0.0.0.0/0 on all ports"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id, ingress=[], egress=[])], [VPC_10_20],
+     "keeps AWS's default security group rules"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id)],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id,
+                   egress=[{"cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "the VPC's default security group has rules"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id), *SG_WITH(("10.0.0.0/8", 22, 22, "tcp"))],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id),
+      R(INGRESS_RULE, "in", securityGroupId="sg-d", cidrIpv4="10.0.0.0/8", fromPort=22, toPort=22, ipProtocol="tcp")],
+     "adds a rule to the VPC's default security group"),
     ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
      [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}})],
      "open to the internet (0.0.0.0/1, 128.0.0.0/1)"),
