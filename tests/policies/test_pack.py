@@ -105,3 +105,14 @@ def test_stack_policy_leaves_references_it_cannot_see_yet_alone():
 
     _policy("eks-nodes-in-private-subnets").validate(_Stack(), lambda message, urn=None: reported.append(message))
     assert reported == []
+
+
+def test_stack_policy_leaves_customer_policies_it_cannot_see_yet_alone():
+    reported = []
+
+    class _Stack:
+        resources = [_Args("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                           {"policyArn": "arn:aws:iam::123456789012:policy/created-in-this-update"}, name="a")]
+
+    _policy("iam-least-privilege").validate(_Stack(), lambda message, urn=None: reported.append(message))
+    assert reported == []
