@@ -98,9 +98,9 @@ def _open_ports(openings: list[_Opening], protocol: str) -> Iterator[tuple[set[s
         networks, _ = parse_all(cidrs)
         if not reaches_internet(networks):
             continue
-        if protocol != "all" and reaches_internet(parse_all(c for o in covering if o.protocol == "all"
-                                                            for c in o.cidrs)[0]):
-            continue  # rules for every protocol reach it on their own: reported once, as "all ports"
+        if protocol != "all" and _reach(o for o in covering if o.protocol == "all") \
+                and not _reach(o for o in covering if o.protocol != "all"):
+            continue  # only the rules for every protocol open it: reported once, as "all ports"
         if protocol == "tcp" and low == high and low in LOAD_BALANCER_PORTS:
             continue
         if found and found[-1][2] == low - 1:
@@ -108,6 +108,10 @@ def _open_ports(openings: list[_Opening], protocol: str) -> Iterator[tuple[set[s
         else:
             found.append((set(cidrs), low, high))
     yield from found
+
+
+def _reach(openings) -> bool:
+    return reaches_internet(parse_all(c for o in openings for c in o.cidrs)[0])
 
 
 def _open_ingress(ctx: Context) -> Iterator[tuple[Resource | None, str]]:

@@ -40,6 +40,7 @@ APP_LIMITS = {"metadata": {"name": "container-defaults", "namespace": "app"},
 
 VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", "vpc-1", cidrBlock="10.20.0.0/16")
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+LEGACY_SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"]}}],
                 "ports": [{"port": 443, "protocol": "TCP"}]}
 
@@ -393,6 +394,15 @@ CASES = [
      [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id),
       R(INGRESS_RULE, "in", securityGroupId="sg-d", cidrIpv4="10.0.0.0/8", fromPort=22, toPort=22, ipProtocol="tcp")],
      "adds a rule to the VPC's default security group"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id, ingress=[])],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id,
+                   ingress=[{"self": True, "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "the VPC's default security group has rules"),
+    ("sg-no-internet-ingress", "staging",
+     [R(LEGACY_SG_RULE, type="ingress", ipv6CidrBlocks=["2001:db8::/32"], fromPort=22, toPort=22, protocol="tcp")],
+     [R(LEGACY_SG_RULE, type=" Ingress", ipv6CidrBlocks=["::/0"], fromPort=22, toPort=22, protocol="tcp")],
+     "ingress from ::/0 on port 22"),
     ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
      [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}})],
      "open to the internet (0.0.0.0/1, 128.0.0.0/1)"),
@@ -512,6 +522,19 @@ def test_every_rule_has_cases_and_its_stated_level():
     assert {r.name for r in ALL_RULES} <= covered, "a rule without a compliant and a violating case"
     assert all(callable(globals()[test]) for test in CONFIG_RULES.values())
     assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.ADVISORY} == ADVISORY
+
+
+def test_a_security_group_is_reported_once_per_open_range_against_the_group():
+    """Adjacent open ports merge into one range with every source; rules for all protocols are reported once
+    (as all ports), and again under a protocol only where that protocol's own rules open it too; the
+    violation names the group, not one of its rules."""
+    stack = [*SG_WITH(("0.0.0.0/0", 20, 23, "tcp"), ("8.0.0.0/8", 22, 22, "tcp"), ("0.0.0.0/0", 443, 443, "tcp")),
+             R(INGRESS_RULE, "all", securityGroupId="sg-1", cidrIpv6="::/0", ipProtocol="-1")]
+    violations = evaluate([by_name("sg-no-internet-ingress")], Context("staging", stack)).violations
+    assert sorted((v.resource_name, v.message) for v in violations) == [
+        ("sg", "ingress from 0.0.0.0/0, 8.0.0.0/8, ::/0 on ports 20-23"),
+        ("sg", "ingress from ::/0 on all ports"),
+    ]
 
 
 def test_prod_only_rules_leave_staging_alone():
