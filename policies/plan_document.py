@@ -4,9 +4,10 @@ A plan document is evidence a reviewer or CI hands over, so it is not trusted: i
 under ``MAX_BYTES``, JSON without duplicate keys or NaN, nested at most ``MAX_DEPTH`` deep, valid against
 ``plan.schema.json`` (one type and one spelling per field: ``"true"`` is not true, ``Custom`` is not
 ``custom``, ``"aws:rds/instance:Instance "`` is not a type), and consistent where a schema cannot see:
-every URN names the document's environment, its resource's type and name; parents exist; a component
-(``custom: false``) has a component's type and no inputs, so it cannot hide a resource from the rules;
-no object spells one key two ways. The first problem is reported with its JSON path.
+every URN names the document's environment, its resource's type and name; a resource's type is one its
+provider has (``resource_types.txt``); parents exist; a component (``custom: false``) has a component's
+type and no inputs; so no resource can hide from the rules under another name. No object spells one key
+two ways. The first problem is reported with its JSON path.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from policies.provider_types import PROVIDERS, is_resource_type
 from stacks.errors import InvalidInput
 
 SCHEMA_FILE = Path(__file__).with_name("plan.schema.json")
@@ -151,6 +153,9 @@ def _consistency_problem(doc: dict[str, Any]) -> tuple[str, str] | None:
         if r["urn"] in seen:
             return f"{where}.urn", "appears twice in the document"
         seen.add(r["urn"])
+        if r["custom"] and not is_resource_type(r["type"]):
+            return f"{where}.type", (f"{r['type']!r} is not a resource type of the program's providers "
+                                     f"({', '.join(sorted(PROVIDERS.values()))})")
         if r["parent"] is not None and r["parent"] not in urns:
             return f"{where}.parent", "is not the URN of a resource in the document"
         twice = _spelled_twice(r["inputs"], f"{where}.inputs") or _misspelt(r, f"{where}.inputs")

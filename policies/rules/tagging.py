@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from policies.framework import Context, Enforcement, Resource, Rule
-from policies.taggable import is_taggable
+from policies.provider_types import is_taggable
 
 REQUIRED_TAGS = ("environment", "project", "owner", "cost-center")
 

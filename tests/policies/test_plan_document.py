@@ -64,6 +64,14 @@ def _namespace(name):
     return change
 
 
+def _retype(type_, new_type):
+    """A renamed type, the URN renamed to match: only the list of real types tells."""
+    def change(doc):
+        r = doc["resources"][_index(doc, type_)]
+        r["type"], r["urn"] = new_type, r["urn"].replace(f"${type_}::", f"${new_type}::")
+    return change
+
+
 def _hide_rds(doc):  # a database marked as a component, so no rule would look at it
     doc["resources"][_index(doc, RDS)]["custom"] = False
 
@@ -97,6 +105,9 @@ CASES = [
     (_set(RDS, "Custom", True), "$.resources[{rds}]", "'Custom' was unexpected"),
     (_set(RDS, "type", RDS + " "), "$.resources[{rds}].type", "does not match"),
     (_set(RDS, "type", "aws:RDS/instance:Instance"), "$.resources[{rds}].urn", "does not name this resource"),
+    (_retype(RDS, "aws:rds/Instance:Instance"), "$.resources[{rds}].type",
+     "'aws:rds/Instance:Instance' is not a resource type of the program's providers"),
+    (_retype(RDS, "infra:aws:Database"), "$.resources[{rds}].type", "is not a resource type"),
     (_hide_rds, "$.resources[{rds}].type", "does not match"),
     (_namespace(" app"), "$.resources[{ns}].inputs.metadata.name", "does not match"),
     (_relabel, "$.resources[0].urn", "names the 'prod' stack but the document says environment 'staging'"),
