@@ -94,8 +94,9 @@ def public_share(blocks: Iterable[tuple[Network, Iterable[Network]]]) -> float:
         public, covered = _public(version), []
         for network, excepted in blocks:
             covered += _minus(_intervals([network], version), _intervals(excepted, version))
-        covered = _minus(_intervals_of(covered), _minus([(0, 2 ** (32 if version == 4 else 128) - 1)], public))
-        shares.append(_size(covered) / _size(public))
+        covered = _intervals_of(covered)
+        in_public = _minus(covered, _minus(covered, public))  # covered and public: A - (A - B)
+        shares.append(_size(in_public) / _size(public))
     return max(shares)
 
 

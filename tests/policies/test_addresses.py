@@ -41,3 +41,29 @@ def test_exceptions_carve_out_of_their_own_block_only():
 def test_what_is_not_a_cidr_is_refused(value):
     with pytest.raises(ValueError, match="is not a CIDR"):
         parse(value)
+
+
+def _public_ipv4() -> int:
+    """The public IPv4 space, counted independently of the module (ipaddress's own arithmetic)."""
+    import ipaddress
+
+    from policies.addresses import _NOT_PUBLIC
+
+    special = ipaddress.collapse_addresses(ipaddress.ip_network(c) for c in _NOT_PUBLIC[4])
+    return 2**32 - sum(n.num_addresses for n in special)
+
+
+@pytest.mark.parametrize(("blocks", "addresses"), [
+    ([("8.0.0.0/8", [])], 2**24),
+    ([("8.0.0.0/9", []), ("8.128.0.0/9", [])], 2**24),  # adjacent halves merge
+    ([("8.0.0.0/8", ["8.0.0.0/9"])], 2**23),
+    ([("8.0.0.0/8", ["8.0.0.0/32", "8.255.255.255/32", "8.1.0.0/16"])], 2**24 - 2 - 2**16),  # holes at both ends
+    ([("8.0.0.0/8", []), ("8.0.0.0/16", [])], 2**24),  # overlaps count once
+    ([("10.0.0.0/7", [])], 2**24),  # only the public half of 10.0.0.0/7 (11/8) counts
+    ([("8.0.0.0/31", ["8.0.0.0/32"])], 1),  # one address left
+])
+def test_the_share_is_counted_address_by_address(blocks, addresses):
+    from policies.addresses import public_share
+
+    parsed = [(parse(c), [parse(e) for e in excepted]) for c, excepted in blocks]
+    assert public_share(parsed) == addresses / _public_ipv4()
