@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.provider_types import PROVIDERS, is_resource_type
+from stacks.config import PROJECT
 from stacks.errors import InvalidInput
 
 SCHEMA_FILE = Path(__file__).with_name("plan.schema.json")
@@ -139,20 +140,33 @@ def _schema_problem(doc: Any) -> tuple[str, str] | None:
 
 
 def _consistency_problem(doc: dict[str, Any]) -> tuple[str, str] | None:
-    env, resources = doc["environment"], doc["resources"]
-    urns = {r["urn"] for r in resources}
-    seen: set[str] = set()
-    for i, r in enumerate(resources):
-        where = f"$.resources[{i}]"
-        stack, _, rest = r["urn"].removeprefix("urn:pulumi:").partition("::infra::")
+    return _urn_problem(doc) or _resource_problem(doc)
+
+
+def _urn_problem(doc: dict[str, Any]) -> tuple[str, str] | None:
+    """Every URN is ``urn:pulumi:ENV::infra::...TYPE::NAME`` for its own resource, once (checked for all
+    resources before parents are looked up, so a relabelled URN is named as such)."""
+    env, seen = doc["environment"], set()
+    for i, r in enumerate(doc["resources"]):
+        where = f"$.resources[{i}].urn"
+        stack, _, rest = r["urn"].removeprefix("urn:pulumi:").partition("::")
+        project, _, rest = rest.partition("::")
         qualified_type, _, name = rest.rpartition("::")
-        if stack != env:
-            return f"{where}.urn", f"names the {stack!r} stack but the document says environment {env!r}"
+        if (stack, project) != (env, PROJECT):
+            return where, (f"is not one of project {PROJECT!r} stack {env!r} (it names project {project!r}, stack "
+                           f"{stack!r}): the document's environment and its URNs disagree")
         if qualified_type.rsplit("$", 1)[-1] != r["type"] or name != r["name"]:
-            return f"{where}.urn", f"does not name this resource ({r['type']} {r['name']!r})"
+            return where, f"does not name this resource ({r['type']} {r['name']!r})"
         if r["urn"] in seen:
-            return f"{where}.urn", "appears twice in the document"
+            return where, "appears twice in the document"
         seen.add(r["urn"])
+    return None
+
+
+def _resource_problem(doc: dict[str, Any]) -> tuple[str, str] | None:
+    urns = {r["urn"] for r in doc["resources"]}
+    for i, r in enumerate(doc["resources"]):
+        where = f"$.resources[{i}]"
         if r["custom"] and not is_resource_type(r["type"]):
             return f"{where}.type", (f"{r['type']!r} is not a resource type of the program's providers "
                                      f"({', '.join(sorted(PROVIDERS.values()))})")

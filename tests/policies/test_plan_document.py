@@ -110,7 +110,10 @@ CASES = [
     (_retype(RDS, "infra:aws:Database"), "$.resources[{rds}].type", "is not a resource type"),
     (_hide_rds, "$.resources[{rds}].type", "does not match"),
     (_namespace(" app"), "$.resources[{ns}].inputs.metadata.name", "does not match"),
-    (_relabel, "$.resources[0].urn", "names the 'prod' stack but the document says environment 'staging'"),
+    (_relabel, "$.resources[0].urn", "is not one of project 'infra' stack 'staging' (it names project 'infra', "
+                                     "stack 'prod')"),
+    (lambda doc: doc["resources"][5].update(urn=doc["resources"][5]["urn"].replace("::infra::", "::billing::")),
+     "$.resources[5].urn", "not one of project 'infra' stack 'prod' (it names project 'billing'"),
     (_set(RDS, "inputs", "storageEncrypted"), "$.resources[{rds}].inputs", "is not of type 'object'"),
     (_input("aws:ec2/securityGroup:SecurityGroup", "ingress", "0.0.0.0/0"), "$.resources[{sg}].inputs.ingress",
      "is not of type 'array'"),
@@ -190,7 +193,7 @@ def test_the_schema_file_alone_says_the_same(plan_doc):
     validator = Draft202012Validator(schema)
     assert validator.is_valid(plan_doc)
     schema_cases = [c for c in CASES if any(w in c[2] for w in ("not of type", "does not match", "unexpected",
-                                                                   "not one of"))]
+                                                                   "' is not one of"))]
     assert len(schema_cases) >= 10
     for change, where, _ in schema_cases:
         doc = copy.deepcopy(plan_doc)
