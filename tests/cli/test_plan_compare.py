@@ -110,7 +110,7 @@ def test_a_change_that_lifts_protect_on_prods_database_is_shown(infra, tmp_path,
 
 BAD_BASES = [
     (lambda doc: doc.update(version=2), "plan document version 2 is not supported"),
-    (lambda doc: doc.update(environment="prod"), "a plan of prod, not staging"),
+    (lambda doc: doc.update(environment="prod"), "the document's environment and its URNs disagree"),
     (lambda doc: doc["resources"][5].update(urn=doc["resources"][5]["urn"].replace("::infra::", "::billing::")),
      "not one of project 'infra' stack 'staging'"),
     (lambda doc: doc.pop("resources"), "not an infra plan document"),
