@@ -37,16 +37,21 @@ def enforce(report: Report) -> None:
 
 
 def cost_line(estimate: Estimate) -> str:
-    line = f"Estimated monthly cost: ${estimate.total_usd:,.2f}"
-    if estimate.budget_usd:
-        line += f" of the ${estimate.budget_usd:,.2f} budget ({estimate.budget_ratio:.0%})"
+    if not estimate.unknown:
+        line = f"Estimated monthly cost: ${estimate.total_usd:,.2f}"
+        if estimate.budget_usd:
+            line += f" of the ${estimate.budget_usd:,.2f} budget ({estimate.budget_ratio:.0%})"
+    else:
+        names = ", ".join(i.resource_name for i in estimate.unknown)
+        line = (f"Estimated monthly cost: unknown: ${estimate.total_usd:,.2f} priced, plus {len(estimate.unknown)} "
+                f"resource{'s' if len(estimate.unknown) > 1 else ''} with no price ({names})")
+        if estimate.budget_usd:
+            line += (f"; above the ${estimate.budget_usd:,.2f} budget already" if estimate.within_budget is False
+                     else f"; cannot tell whether it fits the ${estimate.budget_usd:,.2f} budget")
     if estimate.scale_out is not None and estimate.scale_out.extra_pods:
         at_max = estimate.at_max_scale_usd
         line += (f"; at max scale-out ${at_max:,.2f}" if at_max is not None else "; at max scale-out: unknown") + (
             f" ({estimate.scale_out.detail})")
-    if estimate.unknown:
-        line += f"; {len(estimate.unknown)} resources with unknown cost (not counted): " + ", ".join(
-            i.resource_name for i in estimate.unknown)
     return line
 
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
-from typing import Any
 
+from policies import plan_document
 from policies.framework import Context, Report, Resource, evaluate
 from policies.rules import ALL_RULES
-from stacks.config import ENVIRONMENTS, EnvironmentConfig
-from stacks.errors import InvalidInput
-
-SUPPORTED_VERSIONS = (1,)
+from stacks.config import EnvironmentConfig
 
 
 def resources_of_plan(plan) -> list[Resource]:
@@ -25,35 +21,12 @@ def check_plan(plan, config: EnvironmentConfig | None) -> Report:
 
 
 def read_document(path: Path) -> tuple[str, list[Resource]]:
-    """Read an ``infra plan --json`` document; anything else is refused with one line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file", hint="save one with: infra plan ENV --json > plan.json") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read it ({exc.__class__.__name__})") from None
-    try:
-        doc: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})",
-                           hint="save a plan with: infra plan ENV --json > plan.json") from None
-    if not isinstance(doc, dict) or "version" not in doc or "resources" not in doc:
-        raise InvalidInput(f"{path}: not an infra plan document (no 'version' and 'resources')",
-                           hint="save a plan with: infra plan ENV --json > plan.json")
-    if doc["version"] not in SUPPORTED_VERSIONS:
-        raise InvalidInput(f"{path}: plan document version {doc['version']!r} is not supported "
-                           f"(this infra reads version {', '.join(map(str, SUPPORTED_VERSIONS))})",
-                           hint="upgrade infra, or re-create the plan with this version")
-    env = doc.get("environment")
-    if env not in ENVIRONMENTS:
-        raise InvalidInput(f"{path}: unknown environment {env!r} in the plan document")
-    resources = []
-    for i, r in enumerate(doc["resources"] if isinstance(doc["resources"], list) else [None]):
-        if not isinstance(r, dict) or not isinstance(r.get("type"), str) or not isinstance(r.get("inputs"), dict):
-            raise InvalidInput(f"{path}: resources[{i}] is not a resource (needs 'type' and 'inputs')")
-        if r.get("custom", True):
-            resources.append(Resource(r["type"], str(r.get("name")), str(r.get("urn")), r["inputs"], r.get("id")))
-    return env, resources
+    """Read an ``infra plan --json`` document, validated strictly (``policies/plan_document.py``): anything
+    malformed is refused with one line naming the file and the JSON path of the first bad field."""
+    doc = plan_document.load(path)
+    resources = [Resource(r["type"], r["name"], r["urn"], r["inputs"], r.get("id"))
+                 for r in doc["resources"] if r["custom"]]
+    return doc["environment"], resources
 
 
 def protected_urns(path: Path) -> set[str]:

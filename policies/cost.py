@@ -1,7 +1,8 @@
 """Monthly cost estimate of a planned environment, from a price table kept as data (prices.yaml).
 
 Each resource becomes a line: a known monthly amount, free (its type has no charge of its own), or
-unknown (no price for it). Unknown lines are listed and counted, never priced as zero.
+unknown (no price for it). Unknown lines are listed and counted, never priced as zero: while any line is
+unknown the total is unknown too, and the estimate never claims to fit the budget.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Estimate:
 
     @property
     def total_usd(self) -> float:
+        """The priced lines' sum: the whole cost only when nothing is unknown, otherwise a lower bound."""
         return round(sum(i.monthly_usd for i in self.items if i.monthly_usd is not None), 2)
 
     @property
@@ -89,10 +91,21 @@ class Estimate:
     def budget_ratio(self) -> float | None:
         return self.total_usd / self.budget_usd if self.budget_usd else None
 
+    @property
+    def within_budget(self) -> bool | None:
+        """True or False only when it is known; None without a budget, or while a resource is unpriced and
+        the priced part alone still fits."""
+        if not self.budget_usd:
+            return None
+        if self.total_usd > self.budget_usd:
+            return False  # already over on what is priced
+        return None if self.unknown else True
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": 1, "environment": self.environment, "region": self.region, "currency": "USD",
-            "totalMonthlyUsd": self.total_usd, "budgetMonthlyUsd": self.budget_usd,
+            "totalMonthlyUsd": None if self.unknown else self.total_usd, "pricedMonthlyUsd": self.total_usd,
+            "budgetMonthlyUsd": self.budget_usd, "withinBudget": self.within_budget,
             "unknownCount": len(self.unknown),
             "atMaxScaleOutMonthlyUsd": self.at_max_scale_usd,
             "scaleOut": None if self.scale_out is None else {

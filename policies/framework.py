@@ -30,20 +30,35 @@ class Resource:
     id: str | None = None
 
 
+# pulumi-aws publishes some resources under two type tokens; a rule written for one must see both.
+TYPE_ALIASES = {f"aws:alb/{module}:{name}": f"aws:lb/{module}:{name}" for module, name in (
+    ("loadBalancer", "LoadBalancer"), ("listener", "Listener"), ("listenerRule", "ListenerRule"),
+    ("listenerCertificate", "ListenerCertificate"), ("targetGroup", "TargetGroup"),
+    ("targetGroupAttachment", "TargetGroupAttachment"))}
+
+
+def canonical_type(type_: str) -> str:
+    return TYPE_ALIASES.get(type_, type_)
+
+
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know besides the resource: the environment, its config, the whole stack."""
+    """What a rule may know besides the resource: the environment, its config, the whole stack.
+
+    ``complete``: every resource of the stack is here with its id (an offline plan). CrossGuard sees
+    outputs, which are unknown in a preview, so there a reference that matches nothing is not judged."""
 
     environment: str
     resources: Sequence[Resource] = ()
     config: EnvironmentConfig | None = None
+    complete: bool = True
 
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
     def of_type(self, type_: str) -> list[Resource]:
-        return [r for r in self.resources if r.type == type_]
+        return [r for r in self.resources if canonical_type(r.type) == type_]
 
 
 ResourceCheck = Callable[[Resource, Context], Iterable[str]]
@@ -107,7 +122,7 @@ def evaluate(rules: Sequence[Rule], ctx: Context) -> Report:
     report = Report(rules_evaluated=len(rules), resources_evaluated=len(ctx.resources))
     by_type: dict[str, list[Resource]] = {}
     for resource in ctx.resources:
-        by_type.setdefault(resource.type, []).append(resource)
+        by_type.setdefault(canonical_type(resource.type), []).append(resource)
     for rule in rules:
         if rule.check is not None:
             for type_ in rule.types:

@@ -4,7 +4,7 @@ exactly what `infra plan` checks offline."""
 from __future__ import annotations
 
 from policies.check import config_for
-from policies.framework import Context, Enforcement, Resource, Rule, environment_of
+from policies.framework import Context, Enforcement, Resource, Rule, canonical_type, environment_of
 from policies.rules import ALL_RULES
 
 PACK_NAME = "infra-guardrails"
@@ -20,7 +20,7 @@ def _resource_policy(rule: Rule):
     from pulumi_policy import ResourceValidationPolicy
 
     def validate(args, report_violation) -> None:
-        if args.resource_type not in rule.types:
+        if canonical_type(args.resource_type) not in rule.types:
             return
         env = environment_of(args.urn)
         resource = Resource(args.resource_type, args.name, args.urn, args.props)
@@ -38,7 +38,7 @@ def _stack_policy(rule: Rule):
         resources = [Resource(r.resource_type, r.name, r.urn, r.props, r.props.get("id"))
                      for r in args.resources]
         env = next((environment_of(r.urn) for r in resources), "")
-        for resource, message in rule.stack_check(Context(env, resources, config_for(env))):
+        for resource, message in rule.stack_check(Context(env, resources, config_for(env), complete=False)):
             report_violation(f"{message}. Fix: {rule.fix}", resource.urn if resource else None)
 
     return StackValidationPolicy(name=rule.name, description=rule.description,

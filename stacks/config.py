@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from policies.addresses import reaches_internet  # the guardrails' judgement of a CIDR set, so both agree
 from runbooks.waiting import MAX_WAIT_SECONDS
 from stacks.errors import ConfigError
 
@@ -217,11 +218,10 @@ class EksConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _restricted(cls, v: list[str]) -> list[str]:
-        for cidr in v:
-            if _network(cidr).prefixlen == 0:
-                raise ValueError(
-                    f"{cidr} opens the Kubernetes API to the internet; list your office/VPN ranges"
-                )
+        if reaches_internet([_network(cidr) for cidr in v]):
+            together = "together open" if len(v) > 1 else "opens"
+            raise ValueError(f"{', '.join(v)} {together} the Kubernetes API to the internet; "
+                             "list your office/VPN ranges")
         return v
 
 

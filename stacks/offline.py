@@ -192,7 +192,8 @@ def _target_group(args: mocks.MockResourceArgs, region: str) -> dict:
     return {"arnSuffix": f"targetgroup/{name}/{_digest(name)}"}
 
 
-_ID_IS_ARN = {"aws:lb/loadBalancer:LoadBalancer"}
+_ID_IS_ARN = {"aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule",
+              "aws:lb/targetGroup:TargetGroup", "aws:iam/policy:Policy"}
 
 
 _COMPUTED = {

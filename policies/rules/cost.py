@@ -36,10 +36,15 @@ def _over_budget(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
         return
     from policies.cost import estimate
 
-    est = estimate(ctx.environment, ctx.config.region, ctx.resources, budget_usd=ctx.config.budget.monthly_usd)
-    if est.total_usd > ctx.config.budget.monthly_usd:
-        yield None, (f"estimated ${est.total_usd:,.2f}/month is above the ${ctx.config.budget.monthly_usd:,.2f} "
-                     f"budget ({est.budget_ratio:.0%})")
+    budget = ctx.config.budget.monthly_usd
+    est = estimate(ctx.environment, ctx.config.region, ctx.resources, budget_usd=budget)
+    at_least = "at least " if est.unknown else ""
+    if est.within_budget is False:
+        yield None, f"estimated {at_least}${est.total_usd:,.2f}/month is above the ${budget:,.2f} budget " \
+                    f"({est.budget_ratio:.0%})"
+    elif est.unknown:
+        yield None, (f"cannot tell whether it fits the ${budget:,.2f} budget: {len(est.unknown)} resource(s) have "
+                     f"no price ({', '.join(i.resource_name for i in est.unknown)}); add them to policies/prices.yaml")
 
 
 RULES = [

@@ -10,9 +10,17 @@ SECRET = "aws:secretsmanager/secret:Secret"
 KEY = "aws:kms/key:Key"
 
 
+def aws_managed_key(reference: object) -> bool:
+    """Whether a KMS key reference means an AWS-managed key: none at all, or ``alias/aws/...`` however it
+    is written (bare, as an alias ARN, in any case, with blanks around it)."""
+    text = str(reference or "").strip()
+    if text.startswith("arn:"):
+        text = text.split(":", 5)[-1]
+    return not text or text.casefold().startswith(("alias/aws/", "aws/"))
+
+
 def _secret_cmk(r: Resource, ctx: Context) -> Iterator[str]:
-    key = r.props.get("kmsKeyId")
-    if not key or key in ("alias/aws/secretsmanager", "aws/secretsmanager"):
+    if aws_managed_key(r.props.get("kmsKeyId")):
         yield "encrypted with the AWS-managed key, not a customer-managed one"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from policies.addresses import blocks_reach_internet, parse_all, reaches_internet
 from policies.framework import Context, Enforcement, Resource, Rule
+from policies.rules.encryption import aws_managed_key
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -17,13 +19,13 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 REQUIRED_LOG_TYPES = {"api", "audit", "authenticator"}
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
-OPEN = {"0.0.0.0/0", "::/0"}
 
 
 def _secrets_encrypted(r: Resource, ctx: Context) -> Iterator[str]:
     config = r.props.get("encryptionConfig") or {}
-    if "secrets" not in (config.get("resources") or []) or not (config.get("provider") or {}).get("keyArn"):
-        yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
+    key = (config.get("provider") or {}).get("keyArn")
+    if "secrets" not in (config.get("resources") or []) or aws_managed_key(key):
+        yield "Kubernetes secrets are not envelope-encrypted with a customer-managed KMS key"
 
 
 def _control_plane_logs(r: Resource, ctx: Context) -> Iterator[str]:
@@ -37,10 +39,13 @@ def _endpoint_restricted(r: Resource, ctx: Context) -> Iterator[str]:
     if vpc.get("endpointPublicAccess") is False:
         return
     cidrs = vpc.get("publicAccessCidrs") or []
+    networks, unreadable = parse_all(cidrs)
     if not cidrs:
         yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs given)"
-    elif OPEN & set(cidrs):
-        yield "the public API endpoint is open to the internet"
+    elif unreadable:
+        yield f"the public API endpoint admits {', '.join(unreadable)}, which is not a CIDR"
+    elif reaches_internet(networks):
+        yield f"the public API endpoint is open to the internet ({', '.join(map(str, networks))})"
 
 
 def _nodes_private(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
@@ -49,7 +54,9 @@ def _nodes_private(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
         for subnet_id in group.props.get("subnetIds") or []:
             subnet = subnets.get(subnet_id)
             if subnet is None:
-                continue  # not known yet (preview) or not managed here: nothing to judge
+                if ctx.complete:
+                    yield group, f"runs in subnet {subnet_id}, which is not in this plan: cannot tell it is private"
+                continue  # CrossGuard: not known yet (preview)
             tags = subnet.props.get("tags") or {}
             if subnet.props.get("mapPublicIpOnLaunch") is True or tags.get("tier") == "public":
                 yield group, f"runs in public subnet {subnet.name}"
@@ -64,7 +71,9 @@ def _nodes_hardened(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             continue
         template = templates.get(template_id)
         if template is None:
-            continue  # not known yet (preview) or not managed here: nothing to judge
+            if ctx.complete:
+                yield group, f"uses launch template {template_id}, which is not in this plan: cannot judge it"
+            continue  # CrossGuard: not known yet (preview)
         metadata = template.props.get("metadataOptions") or {}
         if metadata.get("httpEndpoint") != "disabled":
             if metadata.get("httpTokens") != "required":
@@ -86,9 +95,23 @@ def _default_deny(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
                 and not spec.get("ingress") and not spec.get("egress"):
             denied.add(meta.get("namespace") or "default")
     for ns in ctx.of_type(NAMESPACE):
-        name = (ns.props.get("metadata") or {}).get("name")
-        if name and name not in SYSTEM_NAMESPACES and name not in denied:
+        name = namespace_name(ns)
+        if name is None:
+            yield ns, unnamed(ns)
+        elif name not in SYSTEM_NAMESPACES and name not in denied:
             yield ns, f"namespace {name} has no default-deny NetworkPolicy for ingress and egress"
+
+
+def namespace_name(ns: Resource) -> str | None:
+    """The name Kubernetes will know the namespace by; None when Pulumi picks it (no metadata.name: it
+    becomes ``<resource name>-<random suffix>``, which no policy or quota written here can name)."""
+    name = str((ns.props.get("metadata") or {}).get("name") or "").strip()
+    return name or None
+
+
+def unnamed(ns: Resource) -> str:
+    return (f"namespace {ns.name} has no metadata.name: Pulumi will name it {ns.name}-<random>, so no policy or "
+            "quota here applies to it; set metadata.name")
 
 
 def _access_scoped(r: Resource, ctx: Context) -> Iterator[str]:
@@ -111,20 +134,24 @@ def _egress_scoped(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
             if not peers:
                 yield policy, f"{where} allows egress to anywhere, the VPC and the metadata service included"
                 continue
+            opened: list[tuple[Network, list[Network]]] = []
             for block in (p["ipBlock"] for p in peers if p.get("ipBlock")):
-                try:
-                    cidr = ipaddress.ip_network(block.get("cidr", ""), strict=False)
-                    excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
-                except ValueError as exc:
-                    yield policy, f"{where} has an unreadable ipBlock: {exc}"
+                cidrs, bad_cidr = parse_all([block.get("cidr")])
+                excepted, bad_except = parse_all(block.get("except") or [])
+                if bad_cidr or bad_except:
+                    yield policy, f"{where} has an unreadable ipBlock: {', '.join(bad_cidr + bad_except)} is not a CIDR"
                     continue
-                yield from ((policy, f"{where} {problem}") for problem in _open_block(cidr, excepted, vpcs, rule))
+                opened.append((cidrs[0], excepted))
+                yield from ((policy, f"{where} {problem}") for problem in _open_block(cidrs[0], excepted, vpcs))
+            if not rule.get("ports") and blocks_reach_internet(opened):
+                yield policy, (f"{where} allows egress to {', '.join(str(c) for c, _ in opened)} on every port: "
+                               "name the ports (443 for HTTPS)")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network], rule: dict) -> Iterator[str]:
+def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network]) -> Iterator[str]:
     def reaches(network: Network) -> bool:
         return (cidr.version == network.version and network.subnet_of(cidr)
                 and not any(e.version == network.version and network.subnet_of(e) for e in excepted))
@@ -134,12 +161,11 @@ def _open_block(cidr: Network, excepted: list[Network], vpcs: list[Network], rul
     for vpc in vpcs:
         if cidr.prefixlen < vpc.prefixlen and reaches(vpc):
             yield f"opens {cidr} without excepting the VPC ({vpc}): it bypasses the datastore allows"
-    if cidr.prefixlen == 0 and not rule.get("ports"):
-        yield f"allows egress to {cidr} on every port: name the ports (443 for HTTPS)"
 
 
 RULES = [
-    Rule("eks-secrets-encryption", "EKS envelope-encrypts Kubernetes secrets with KMS", Enforcement.MANDATORY,
+    Rule("eks-secrets-encryption", "EKS envelope-encrypts Kubernetes secrets with a customer-managed KMS key",
+         Enforcement.MANDATORY,
          "set encryption_config with resources=['secrets'] and a customer-managed key", "CKV_AWS_58",
          (CLUSTER,), _secrets_encrypted),
     Rule("eks-control-plane-logs", "EKS control-plane logs (api, audit, authenticator at least) are on",

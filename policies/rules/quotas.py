@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from policies.framework import Context, Enforcement, Resource, Rule
-from policies.rules.kubernetes import NAMESPACE, SYSTEM_NAMESPACES
+from policies.rules.kubernetes import NAMESPACE, SYSTEM_NAMESPACES, namespace_name, unnamed
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
@@ -58,8 +58,11 @@ def _container_defaults(ranges: dict[str, list[Resource]], ns: str) -> dict | No
 def _namespaces_limited(ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     quotas, ranges = _in_namespace(ctx, QUOTA), _in_namespace(ctx, LIMIT_RANGE)
     for ns in ctx.of_type(NAMESPACE):
-        name = _meta(ns).get("name")
-        if not name or name in SYSTEM_NAMESPACES:
+        name = namespace_name(ns)
+        if name is None:
+            yield ns, unnamed(ns)
+            continue
+        if name in SYSTEM_NAMESPACES:
             continue
         capped = {key for q in quotas.get(name, []) for key in ((q.props.get("spec") or {}).get("hard") or {})}
         missing = [key for key in CAPPED if key not in capped]

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Iterator
-from functools import cache
 
 from policies.framework import Context, Enforcement, Resource, Rule
+from policies.provider_types import is_taggable
 
 REQUIRED_TAGS = ("environment", "project", "owner", "cost-center")
-
-
-@cache
-def is_taggable(type_token: str) -> bool:
-    """Whether the pulumi_aws resource type accepts ``tags`` (read from the provider SDK itself)."""
-    package, module, cls = (type_token.split(":") + ["", ""])[:3]
-    if package != "aws":
-        return False
-    try:
-        mod = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
-        return "tags" in inspect.signature(getattr(mod, cls)._internal_init).parameters
-    except (ImportError, AttributeError):
-        return False
 
 
 def _tags(ctx: Context) -> Iterator[tuple[Resource | None, str]]:

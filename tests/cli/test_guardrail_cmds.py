@@ -64,8 +64,8 @@ def test_policy_check_blocks_a_doctored_plan(saved_plan):
     ("{not json", "not valid JSON (line 1, column 2)"),
     ('{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}', "not an infra plan document"),
     ('{"version": 2, "environment": "prod", "resources": []}', "plan document version 2 is not supported"),
-    ('{"version": 1, "environment": "qa", "resources": []}', "unknown environment 'qa'"),
-    ('{"version": 1, "environment": "prod", "resources": [42]}', "resources[0] is not a resource"),
+    ('{"version": 1, "environment": "qa", "resources": []}', "$.environment: 'qa' is not one of"),
+    ('{"version": 1, "environment": "prod", "resources": [42]}', "$.resources[0]: 42 is not of type 'object'"),
 ])
 def test_policy_check_refuses_what_is_not_a_plan(tmp_path, content, message):
     path = tmp_path / "plan.json"
@@ -87,7 +87,8 @@ def test_cost_estimate_json(prod_cfg):
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["version"] == 1 and doc["budgetMonthlyUsd"] == prod_cfg.budget.monthly_usd
-    assert doc["unknownCount"] == 0
+    assert doc["unknownCount"] == 0 and doc["withinBudget"] is True
+    assert doc["totalMonthlyUsd"] == doc["pricedMonthlyUsd"]
     assert doc["totalMonthlyUsd"] == pytest.approx(sum(i["monthlyUsd"] for i in doc["items"]), abs=0.05)
     rds = next(i for i in doc["items"] if i["type"] == "aws:rds/instance:Instance")
     assert "Multi-AZ" in rds["detail"]
@@ -103,5 +104,12 @@ def test_cost_estimate_table_lists_unknowns(monkeypatch, tmp_path):
         free=table.free, assumptions=table.assumptions))
     result = infra("cost", "estimate", "staging")
     assert result.exit_code == 0
-    assert "unknown" in result.stdout and "1 resources with unknown cost (not counted): infra-staging-redis-group" \
-        in " ".join(result.stdout.split())
+    out = " ".join(result.stdout.split())
+    assert "Estimated monthly cost: unknown: $" in out and "priced, plus 1 resource with no price " \
+        "(infra-staging-redis-group); cannot tell whether it fits the $900.00 budget" in out
+    assert "of the $900.00 budget (" not in out, "never claims to fit while something is unpriced"
+    doc = json.loads(infra("cost", "estimate", "staging", "--json").stdout)
+    assert doc["totalMonthlyUsd"] is None and doc["withinBudget"] is None and doc["unknownCount"] == 1
+    assert doc["pricedMonthlyUsd"] == pytest.approx(sum(i["monthlyUsd"] or 0 for i in doc["items"]), abs=0.05)
+    plan = infra("plan", "staging")
+    assert "cost-within-budget" in plan.stdout and "cannot tell whether it fits" in " ".join(plan.stdout.split())

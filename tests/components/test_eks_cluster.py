@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components.eks_cluster import CONTROL_PLANE_LOG_TYPES, EksCluster, EksClusterArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
 from tests.components.conftest import only
 
 SUBNETS = ["subnet-a", "subnet-b"]
@@ -26,7 +26,7 @@ def _eks(build, cfg, seen=None):
 def test_control_plane_is_encrypted_logged_and_mostly_private(build, staging_cfg):
     cluster = only(_eks(build, staging_cfg), "aws:eks/cluster:Cluster")
     assert cluster["encryptionConfig"] == {"provider": {"keyArn": EKS_KEY}, "resources": ["secrets"]}
-    assert cluster["enabledClusterLogTypes"] == CONTROL_PLANE_LOG_TYPES
+    assert cluster["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     vpc = cluster["vpcConfig"]
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["publicAccessCidrs"] == staging_cfg.eks.public_access_cidrs

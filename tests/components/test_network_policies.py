@@ -44,6 +44,7 @@ def test_app_and_workers_reach_temporal_and_datastores_only(build_k8s, staging_c
         assert sorted(p["port"] for p in data["ports"]) == [5432, 6379]
     [clients] = policies[("temporal", "allow-clients")]["ingress"]
     assert sorted(p["namespaceSelector"]["matchLabels"][NS] for p in clients["from"]) == ["app", "workers"]
+    assert clients["ports"] == [{"port": 7233, "protocol": "TCP"}], "Temporal's frontend (gRPC) port only"
 
 
 def test_only_the_app_takes_traffic_from_the_load_balancer(build_k8s, staging_cfg):

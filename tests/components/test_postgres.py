@@ -40,6 +40,7 @@ def test_tls_is_forced(build, staging_cfg):
     params = only(plan, "aws:rds/parameterGroup:ParameterGroup")
     values = {p["name"]: p["value"] for p in params["parameters"]}
     assert values["rds.force_ssl"] == "1"
+    assert values["ssl_min_protocol_version"] == "TLSv1.2", "no TLS 1.0/1.1 clients"
     assert params["family"] == "postgres16"
     assert only(plan, "aws:rds/instance:Instance")["parameterGroupName"] == params["name"]
 

@@ -46,6 +46,12 @@ def test_auth_token_is_generated_and_kept_in_secrets_manager(build, staging_cfg)
     assert "mock-" not in json.dumps([r.inputs for r in plan.resources])
 
 
+def test_the_auth_secret_can_be_recovered_for_30_days_in_prod_7_in_staging(build, prod_cfg, staging_cfg):
+    windows = {cfg.environment: only(_redis(build, cfg), "aws:secretsmanager/secret:Secret")["recoveryWindowInDays"]
+               for cfg in (prod_cfg, staging_cfg)}
+    assert windows == {"prod": 30, "staging": 7}
+
+
 def test_only_cluster_nodes_reach_6379(build, staging_cfg):
     plan = _redis(build, staging_cfg)
     [rule] = [r.inputs for r in plan.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")]

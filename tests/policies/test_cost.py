@@ -123,3 +123,21 @@ def test_without_autoscalers_or_headroom_the_expected_cost_is_the_maximum(stagin
     from cli.guardrails_view import cost_line
 
     assert flat.at_max_scale_usd == flat.total_usd and "at max" not in cost_line(flat)
+def test_an_unpriced_resource_makes_the_total_unknown_and_the_budget_verdict_open():
+    cluster, table = _r("aws:eks/cluster:Cluster", "cluster"), _r("aws:dynamodb/table:Table", "t")
+    fits = estimate("staging", "us-east-1", [cluster], budget_usd=100)
+    assert fits.within_budget is True and fits.as_dict()["totalMonthlyUsd"] == 73.0
+    open_ = estimate("staging", "us-east-1", [cluster, table], budget_usd=100)
+    assert open_.within_budget is None and open_.as_dict()["totalMonthlyUsd"] is None
+    assert open_.as_dict()["pricedMonthlyUsd"] == 73.0
+    over = estimate("staging", "us-east-1", [cluster, table], budget_usd=50)
+    assert over.within_budget is False, "already over on what is priced"
+
+
+def test_redis_counts_every_node_replicas_included(staging_plan, staging_cfg):
+    est = estimate("staging", "us-east-1", resources_of_plan(staging_plan))
+    [redis] = [i for i in est.items if i.resource_type == "aws:elasticache/replicationGroup:ReplicationGroup"]
+    nodes = staging_cfg.redis.replicas + 1  # the primary and each replica
+    hourly = load_prices("us-east-1").get(f"elasticache:{staging_cfg.redis.node_type}").usd
+    assert redis.detail == f"{nodes} x {staging_cfg.redis.node_type}"
+    assert redis.monthly_usd == pytest.approx(nodes * 730 * hourly, abs=0.01)

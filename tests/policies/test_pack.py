@@ -84,3 +84,35 @@ def test_every_rule_is_in_the_docs_with_its_checkov_id(rule):
     row = next((line for line in doc.splitlines() if line.startswith(f"| `{rule.name}`")), None)
     assert row is not None, f"{rule.name} is missing from docs/guardrails.md"
     assert (rule.checkov or "-") in row and str(rule.enforcement) in row
+
+
+def test_a_type_alias_is_judged_like_its_canonical_type():
+    reported = []
+    _policy("alb-hardened").validate(_Args("aws:alb/loadBalancer:LoadBalancer", {"dropInvalidHeaderFields": False,
+                                                                                "accessLogs": {"enabled": True},
+                                                                                "enableDeletionProtection": True}),
+                                     lambda message, urn=None: reported.append(message))
+    assert [m for m in reported if "invalid HTTP headers" in m]
+
+
+def test_stack_policy_leaves_references_it_cannot_see_yet_alone():
+    """CrossGuard sees outputs, unknown in a preview: a subnet id that matches nothing is not judged there,
+    while the offline plan (complete) refuses it."""
+    reported = []
+
+    class _Stack:
+        resources = [_Args("aws:eks/nodeGroup:NodeGroup", {"subnetIds": ["subnet-not-created-yet"]}, name="nodes")]
+
+    _policy("eks-nodes-in-private-subnets").validate(_Stack(), lambda message, urn=None: reported.append(message))
+    assert reported == []
+
+
+def test_stack_policy_leaves_customer_policies_it_cannot_see_yet_alone():
+    reported = []
+
+    class _Stack:
+        resources = [_Args("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                           {"policyArn": "arn:aws:iam::123456789012:policy/created-in-this-update"}, name="a")]
+
+    _policy("iam-least-privilege").validate(_Stack(), lambda message, urn=None: reported.append(message))
+    assert reported == []

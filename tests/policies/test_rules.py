@@ -38,7 +38,9 @@ APP_LIMITS = {"metadata": {"name": "container-defaults", "namespace": "app"},
               "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}]}}
 
 
-VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", cidrBlock="10.20.0.0/16")
+VPC_10_20 = R("aws:ec2/vpc:Vpc", "vpc", "vpc-1", cidrBlock="10.20.0.0/16")
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+LEGACY_SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 PUBLIC_HTTPS = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"]}}],
                 "ports": [{"port": 443, "protocol": "TCP"}]}
 
@@ -64,14 +66,17 @@ GUARDED_BUCKET = [
 ]
 
 
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+
+
 def listener(port: int, protocol: str, policy: str | None = None, actions: list | None = None,
-             hsts: str | None = "max-age=31536000") -> Resource:
+             hsts: str | None = "max-age=31536000", id: str | None = None) -> Resource:
     redirect = [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
     props = {"port": port, "protocol": protocol, "defaultActions": actions or redirect}
     if policy:
         props.update(sslPolicy=policy, defaultActions=actions or [{"type": "forward"}],
                      routingHttpResponseStrictTransportSecurityHeaderValue=hsts)
-    return R("aws:lb/listener:Listener", f"l{port}", **props)
+    return R("aws:lb/listener:Listener", f"l{port}", id, **props)
 
 
 def inline(statement: dict) -> Resource:
@@ -79,6 +84,16 @@ def inline(statement: dict) -> Resource:
 
     return R("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps({"Version": "2012-10-17",
                                                                      "Statement": [statement]}))
+
+
+def _doc(*statements: dict) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+ROLE = "aws:iam/role:Role"
+SCOPED = _doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"})
 
 
 def grant(policy: str, scope: dict) -> Resource:
@@ -118,6 +133,15 @@ def NODES_FROM(template: dict) -> list[Resource]:  # noqa: N802 - reads like the
             R(NODE_GROUP, "nodes", launchTemplate={"id": "lt-1", "version": "1"})]
 
 
+def SG_WITH(*rules: tuple[str, int, int, str]) -> list[Resource]:  # noqa: N802 - reads like the constants
+    """A security group and one ingress rule resource per (cidr, from, to, protocol)."""
+    rules_ = [R(INGRESS_RULE, f"in-{i}", securityGroupId="sg-1", fromPort=low, toPort=high, ipProtocol=protocol,
+                **{"cidrIpv6" if ":" in cidr else "cidrIpv4": cidr})
+              for i, (cidr, low, high, protocol) in enumerate(rules)]
+    return [R("aws:ec2/securityGroup:SecurityGroup", "sg", "sg-1"), *rules_]
+
+
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LIMITED_APP = [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R(QUOTA, **APP_QUOTA), R(LIMIT_RANGE, **APP_LIMITS)]
 
 # (rule, environment, compliant stack, violating stack, words in the violation)
@@ -140,6 +164,13 @@ CASES = [
      [R(RDS, _env="prod", **{**GOOD_RDS, "multiAz": False})], "Multi-AZ"),
     ("rds-prod-multi-az-and-deletion-protection", "prod", [R(RDS, _env="prod", **GOOD_RDS)],
      [R(RDS, _env="prod", **{**GOOD_RDS, "deletionProtection": False})], "deletion protection"),
+    # boundaries: exactly the minimum passes (the good case), one day less does not
+    ("rds-backup-retention", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "backupRetentionPeriod": 6})],
+     "kept 6 days, fewer than 7"),
+    ("rds-backup-retention", "staging", [R(RDS, **GOOD_RDS)], [R(RDS, **{**GOOD_RDS, "backupRetentionPeriod": None})],
+     "kept 0 days"),
+    ("redis-prod-failover", "prod", [R(REDIS, _env="prod", **GOOD_REDIS)],
+     [R(REDIS, _env="prod", **{**GOOD_REDIS, "multiAzEnabled": False})], "production Redis must be Multi-AZ"),
     ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
      [R(REDIS, **{**GOOD_REDIS, "transitEncryptionEnabled": False})], "in transit"),
     ("redis-encryption", "staging", [R(REDIS, **GOOD_REDIS)],
@@ -226,6 +257,63 @@ CASES = [
         policyArn="arn:aws:iam::aws:policy/AdministratorAccess")], "attaches AdministratorAccess"),
     ("oidc-trust-exact-subject", "prod", [github_role("StringEquals", "repo:acme/infra:environment:prod")],
      [github_role("StringLike", "repo:acme/*")], "wildcard subject 'repo:acme/*'"),
+    # every way a policy reaches a principal, and wildcards that amount to everything
+    ("iam-least-privilege", "staging", [R(ROLE, "app", managedPolicyArns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])],
+     [R(ROLE, "app", managedPolicyArns=["arn:aws:iam::aws:policy/AdministratorAccess "])],
+     "attaches AdministratorAccess"),
+    ("iam-least-privilege", "staging", [R(ROLE, "app", inlinePolicies=[{"name": "read", "policy": SCOPED}])],
+     [R(ROLE, "app", inlinePolicies=[{"name": "ops", "policy": _doc({"Effect": "Allow", "Action": "*:*",
+                                                                      "Resource": "arn:aws:*"})}])],
+     "ops: a statement allows *:* on every resource"),
+    ("iam-least-privilege", "staging", [R("aws:iam/userPolicy:UserPolicy", policy=SCOPED)],
+     [R("aws:iam/groupPolicy:GroupPolicy", policy={"statement": {"effect": "allow", "action": ["iam:*"],
+                                                                 "resource": ["arn:aws:iam::123456789012:*"]}})],
+     "allows iam:* on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Allow", "Action": "s3:GetObject",
+                                                 "Resource": "arn:aws:s3:::*"})],
+     [inline({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*"})], "allows s3:* on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Deny", "Action": "*", "Resource": "*"})],
+     [inline({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::private/*"})],
+     "allows by exclusion"),
+    ("iam-least-privilege", "staging",
+     [R("aws:iam/policy:Policy", "ops", "arn:aws:iam::123456789012:policy/ops", policy=SCOPED),
+      R("aws:iam/policyAttachment:PolicyAttachment", policyArn="arn:aws:iam::123456789012:policy/ops", roles=["a"])],
+     [R("aws:iam/userPolicyAttachment:UserPolicyAttachment", policyArn="arn:aws:iam::123456789012:policy/elsewhere")],
+     "a policy that is not in this plan"),
+    ("iam-least-privilege", "staging",
+     [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"])],
+     [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/iamfullaccess"])],
+     "attaches iamfullaccess"),
+    # scoped resources with broad actions pass; later statements are read after a deny, a NotAction, a non-object
+    ("iam-least-privilege", "staging",
+     [inline({"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*",
+                                                                   "arn:aws:ec2:us-east-1:1:instance/*"]})],
+     [R("aws:iam/rolePolicy:RolePolicy", "p", policy=_doc(
+         {"Effect": "Deny", "Action": "*", "Resource": "*"},
+         {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::x"},
+         {"Sid": "Later", "Effect": "Allow", "Action": "*", "Resource": "arn:*"}))],
+     "Later allows * on every resource"),
+    ("iam-least-privilege", "staging", [inline({"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})],
+     [R("aws:iam/rolePolicy:RolePolicy", "p", policy={"Statement": ["Allow everything", {
+         "Sid": "After", "Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:*/*"}]})],
+     "After allows iam:* on every resource"),
+    ("iam-least-privilege", "staging", [R(ROLE, "app", managedPolicyArns=[])],
+     [R(ROLE, "app", managedPolicyArns=["AdministratorAccess"])], "'AdministratorAccess', which is not a policy ARN"),
+    # customer policies found by ARN, by name (with a path) or by the resource name; the role's ARNs included
+    ("iam-least-privilege", "staging",
+     [Resource("aws:iam/policy:Policy", "ops-policy", "urn:pulumi:staging::infra::p::ops-policy",
+               {"policy": SCOPED, "name": "ops"}),
+      R(ROLE, "app", managedPolicyArns=["arn:aws:iam::123456789012:policy/team/ops"]),
+      R("aws:iam/policy:Policy", "audit", policy=SCOPED, arn="arn:aws:iam::123456789012:policy/audit"),
+      R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::123456789012:policy/audit"])],
+     [R(ROLE, "app", managedPolicyArns=["arn:aws:iam::123456789012:policy/team/ops"])],
+     "arn:aws:iam::123456789012:policy/team/ops, a policy that is not in this plan"),
+    ("iam-least-privilege", "staging", [],
+     [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        policyArns=["arn:aws:iam::123456789012:policy/audit"])], "a policy that is not in this plan"),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
@@ -278,6 +366,145 @@ CASES = [
         toPort=0, protocol="-1")],
      [R("aws:ec2/securityGroupRule:SecurityGroupRule", type="ingress", cidrBlocks=["0.0.0.0/0"], fromPort=5432,
         toPort=5432, protocol="tcp")], "port 5432"),
+    # judged as address sets, per group and port, across every rule that opens the group
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("10.0.0.0/8", 22, 22, "tcp"), ("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("8.0.0.0/9", 22, 22, "tcp"), ("8.128.0.0/9", 0, 1024, "6"))],
+     "ingress from 8.0.0.0/9, 8.128.0.0/9 on port 22"),  # each half a /8: alone not the internet, together it
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("0.0.0.0/1", 5432, 5432, "tcp"), ("128.0.0.0/1", 5432, 5432, "tcp"))],
+     "ingress from 0.0.0.0/1, 128.0.0.0/1 on port 5432"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 80, 80, "tcp"))],
+     [*SG_WITH(("0.0.0.0/0 ", 8080, 8080, "tcp"))], "ingress from 0.0.0.0/0 on port 8080"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("2001:db8::/32", 0, 0, "-1"))],
+     [*SG_WITH(("::0/0", 53, 53, "udp"))], "ingress from ::0/0 on udp port 53"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("0.0.0.0/0", 443, 443, "tcp"), ("2000::/3", 440, 450, "TCP"))],
+     "ingress from 2000::/3 on ports 440-442"),
+    # groups are judged apart; ports as AWS reads them (-1 and "all" are every port)
+    ("sg-no-internet-ingress", "staging",
+     [*SG_WITH(("8.0.0.0/9", 22, 22, "tcp")), R(INGRESS_RULE, "other", securityGroupId="sg-2", cidrIpv4="8.128.0.0/9",
+                                                fromPort=22, toPort=22, ipProtocol="tcp")],
+     [*SG_WITH(("0.0.0.0/0", -1, -1, "tcp"))], "ingress from 0.0.0.0/0 on all ports"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("0.0.0.0/0", 80, 80, "tcp"), ("0.0.0.0/0", 443, 443, "tcp"))],
+     [*SG_WITH(("0.0.0.0/0", 0, 1024, "tcp"))], "ingress from 0.0.0.0/0 on ports 0-1024"),
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:ec2/securityGroup:SecurityGroup", "sg", "sg-1", ingress=[
+         {"cidrBlocks": ["0.0.0.0/0"], "fromPort": 443, "toPort": 443, "protocol": "tcp"}])],
+     [R("aws:ec2/securityGroup:SecurityGroup", "sg", "sg-1", ingress=[
+         {"cidrBlocks": ["0.0.0.0/0"], "fromPort": 442, "toPort": 443, "protocol": "tcp"}])],
+     "ingress from 0.0.0.0/0 on ports 442-443"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("192.168.0.0/16", 3389, 3389, "tcp"))],
+     [*SG_WITH(("64.0.0.0/2", 3389, 3389, "tcp"))], "on port 3389"),
+    ("sg-no-internet-ingress", "staging", [*SG_WITH(("10.0.0.0/8", 22, 22, "tcp"))],
+     [*SG_WITH(("open", 22, 22, "tcp"))], "ingress from 'open', which is not a CIDR"),
+    # the VPC's default security group, which the program empties, opened up
+    ("sg-no-internet-ingress", "staging",
+     [R("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", "sg-d", ingress=[], egress=[])],
+     [R("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", "sg-d",
+        ingress=[{"cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "ingress from 0.0.0.0/0 on all ports"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id, ingress=[], egress=[])], [VPC_10_20],
+     "keeps AWS's default security group rules"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id)],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id,
+                   egress=[{"cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "the VPC's default security group has rules"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id), *SG_WITH(("10.0.0.0/8", 22, 22, "tcp"))],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id),
+      R(INGRESS_RULE, "in", securityGroupId="sg-d", cidrIpv4="10.0.0.0/8", fromPort=22, toPort=22, ipProtocol="tcp")],
+     "adds a rule to the VPC's default security group"),
+    ("vpc-default-security-group-closed", "staging",
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id, ingress=[])],
+     [VPC_10_20, R(DEFAULT_SG, "default-sg", "sg-d", vpcId=VPC_10_20.id,
+                   ingress=[{"self": True, "fromPort": 0, "toPort": 0, "protocol": "-1"}])],
+     "the VPC's default security group has rules"),
+    ("sg-no-internet-ingress", "staging",
+     [R(LEGACY_SG_RULE, type="ingress", ipv6CidrBlocks=["2001:db8::/32"], fromPort=22, toPort=22, protocol="tcp")],
+     [R(LEGACY_SG_RULE, type=" Ingress", ipv6CidrBlocks=["::/0"], fromPort=22, toPort=22, protocol="tcp")],
+     "ingress from ::/0 on port 22"),
+    ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}})],
+     "open to the internet (0.0.0.0/1, 128.0.0.0/1)"),
+    ("eks-public-endpoint-restricted", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "vpcConfig": {"publicAccessCidrs": [" 0.0.0.0/0"]}})], "open to the internet"),
+    ("k8s-egress-scoped", "staging", [VPC_10_20, egress(PUBLIC_HTTPS)],
+     [VPC_10_20, egress({"to": [{"ipBlock": {"cidr": "128.0.0.0/1"}},
+                               {"ipBlock": {"cidr": "0.0.0.0/1", "except": ["10.0.0.0/8"]}}]})],
+     "allows egress to 128.0.0.0/1, 0.0.0.0/1 on every port"),
+    # the AWS-managed key however it is referenced: an alias ARN, another case, blanks
+    ("secrets-customer-managed-key", "staging",
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/infra-staging-secrets")],
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager")],
+     "AWS-managed key"),
+    ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="alias/awsome")],
+     [R("aws:secretsmanager/secret:Secret", kmsKeyId=" Alias/AWS/SecretsManager ")], "AWS-managed key"),
+    ("eks-secrets-encryption", "staging", [R(EKS, **GOOD_EKS)],
+     [R(EKS, **{**GOOD_EKS, "encryptionConfig": {"provider": {"keyArn": "alias/aws/eks"}, "resources": ["secrets"]}})],
+     "customer-managed KMS key"),
+    # a listener rule on the plain-HTTP listener that forwards instead of redirecting; the alb/ type alias
+    ("alb-tls-only", "staging",
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "maintenance", listenerArn="arn:l80",
+                                           actions=[{"type": "fixed-response"}])],
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "api", listenerArn="arn:l80",
+                                           actions=[{"type": "forward", "targetGroupArn": "tg"}])],
+     "forwards plain HTTP on port 80 instead of redirecting to HTTPS"),
+    ("alb-tls-only", "staging",
+     [listener(443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06", id="arn:l443"),
+      R(LISTENER_RULE, "api", listenerArn="arn:l443", actions=[{"type": "forward"}])],
+     [R(LISTENER_RULE, "api", listenerArn="arn:elsewhere", actions=[{"type": "forward"}])],
+     "listener arn:elsewhere, which is not in this plan"),
+    ("alb-tls-only", "staging", [listener(80, "HTTP")],
+     [R("aws:alb/listener:Listener", "l80", port=80, protocol="HTTP", defaultActions=[{"type": "forward"}])],
+     "port 80 serves HTTP instead of redirecting to HTTPS"),
+    # objects Pulumi names itself: nothing written here can apply to them
+    ("k8s-namespace-default-deny", "staging",
+     [R("kubernetes:core/v1:Namespace", "ns", **NS_APP), R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
+     [R("kubernetes:core/v1:Namespace", "ns", metadata={"labels": {"team": "app"}}),
+      R("kubernetes:networking.k8s.io/v1:NetworkPolicy", **DENY)],
+     "namespace ns has no metadata.name: Pulumi will name it ns-<random>"),
+    ("k8s-namespace-quota", "staging", LIMITED_APP, [R("kubernetes:core/v1:Namespace", "ns"), *LIMITED_APP[1:]],
+     "namespace ns has no metadata.name"),
+    # references to resources that are not in the plan
+    ("eks-nodes-in-private-subnets", "staging",
+     [R("aws:ec2/subnet:Subnet", "private-0", "s-1", tags={"tier": "private"}),
+      R(NODE_GROUP, "nodes", subnetIds=["s-1"])],
+     [R("aws:ec2/subnet:Subnet", "private-0", "s-1", tags={"tier": "private"}),
+      R(NODE_GROUP, "nodes", subnetIds=["s-1", "subnet-0abc"])], "subnet subnet-0abc, which is not in this plan"),
+    ("eks-nodes-hardened", "staging", NODES_FROM(HARDENED_TEMPLATE),
+     [R(NODE_GROUP, "nodes", launchTemplate={"id": "lt-elsewhere", "version": "1"})],
+     "launch template lt-elsewhere, which is not in this plan"),
+    # what mutation testing found unpinned: every bucket judged after a nameless one; a policy that is not
+    # JSON, or that denies without the TLS condition, does not count; system namespaces do not end the
+    # check; a listener rule may redirect to HTTPS; a load balancer without a type is an application one
+    ("s3-private-encrypted-tls", "prod", [R("aws:s3/bucket:Bucket", "pending"), *GUARDED_BUCKET],
+     [R("aws:s3/bucket:Bucket", "pending"), R("aws:s3/bucket:Bucket", "logs", id="logs-1")],
+     "can be made public"),
+    ("s3-private-encrypted-tls", "prod", GUARDED_BUCKET,
+     [*GUARDED_BUCKET[:3], R(BUCKET_TYPE + "Policy:BucketPolicy", "policy", bucket="logs-1", policy="{not json")],
+     "accepts requests over plain HTTP"),
+    ("s3-private-encrypted-tls", "prod", GUARDED_BUCKET,
+     [*GUARDED_BUCKET[:3], R(BUCKET_TYPE + "Policy:BucketPolicy", "policy", bucket="logs-1",
+                             policy='{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:Delete*"}]}')],
+     "accepts requests over plain HTTP"),
+    ("k8s-namespace-quota", "staging", LIMITED_APP,
+     [R("kubernetes:core/v1:Namespace", "kube", metadata={"name": "kube-system"}), *LIMITED_APP[:1]],
+     "namespace app has no ResourceQuota"),
+    ("k8s-namespace-default-deny", "staging", [R("kubernetes:core/v1:Namespace", "kube", metadata={"name": "default"})],
+     [R("kubernetes:core/v1:Namespace", "kube", metadata={"name": "default"}),
+      R("kubernetes:core/v1:Namespace", "ns", **NS_APP)], "namespace app has no default-deny"),
+    ("alb-tls-only", "staging",
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "legacy", listenerArn="arn:l80", actions=[
+         {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443"}}])],
+     [listener(80, "HTTP", id="arn:l80"), R(LISTENER_RULE, "legacy", listenerArn="arn:l80", actions=[
+         {"type": "redirect", "redirect": {"protocol": "HTTP", "port": "8080"}}])], "forwards plain HTTP"),
+    ("alb-hardened", "staging",
+     [R(ALB.type, "nlb", loadBalancerType="network", internal=False)],
+     [R(ALB.type, "alb", **{k: v for k, v in ALB.props.items() if k not in ("loadBalancerType",
+                                                                           "dropInvalidHeaderFields")})],
+     "invalid HTTP headers"),
     ("secrets-customer-managed-key", "staging", [R("aws:secretsmanager/secret:Secret", kmsKeyId="arn:aws:kms:k")],
      [R("aws:secretsmanager/secret:Secret")], "AWS-managed key"),
     ("kms-key-rotation", "staging",
@@ -298,13 +525,38 @@ def test_rule_passes_compliant_and_flags_violating(rule_name, env, good, bad, wo
     violations = evaluate([rule], Context(env, bad)).violations
     assert any(words in v.message for v in violations), [v.message for v in violations]
     for violation in violations:
-        assert violation.rule == rule_name and violation.fix == rule.fix
-        assert violation.enforcement is rule.enforcement and violation.resource_name
+        assert violation.rule == rule_name and violation.fix == rule.fix and violation.resource_name
+        # the level users rely on, stated here rather than read from the rule: downgrading one fails this
+        assert violation.enforcement is (Enforcement.ADVISORY if rule_name in ADVISORY else Enforcement.MANDATORY)
+    blocking = evaluate([rule], Context(env, bad)).mandatory
+    assert bool(blocking) == (rule_name not in ADVISORY), "a mandatory violation is what blocks (exit 4)"
 
 
-def test_every_mandatory_rule_has_cases():
-    covered = {c[0] for c in CASES}
-    assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.MANDATORY} <= covered
+# Every rule is mandatory except these; each change of level is a decision this list records.
+ADVISORY = {"eks-access-scoped", "cost-staging-instance-size", "cost-within-budget"}
+# Rules that need the stack config, tested by their own functions below.
+CONFIG_RULES = {"cost-staging-instance-size": "test_staging_instance_ceiling_is_advisory",
+                "cost-within-budget": "test_estimate_above_budget_is_advisory"}
+
+
+def test_every_rule_has_cases_and_its_stated_level():
+    covered = {c[0] for c in CASES} | set(CONFIG_RULES)
+    assert {r.name for r in ALL_RULES} <= covered, "a rule without a compliant and a violating case"
+    assert all(callable(globals()[test]) for test in CONFIG_RULES.values())
+    assert {r.name for r in ALL_RULES if r.enforcement is Enforcement.ADVISORY} == ADVISORY
+
+
+def test_a_security_group_is_reported_once_per_open_range_against_the_group():
+    """Adjacent open ports merge into one range with every source; rules for all protocols are reported once
+    (as all ports), and again under a protocol only where that protocol's own rules open it too; the
+    violation names the group, not one of its rules."""
+    stack = [*SG_WITH(("0.0.0.0/0", 20, 23, "tcp"), ("8.0.0.0/8", 22, 22, "tcp"), ("0.0.0.0/0", 443, 443, "tcp")),
+             R(INGRESS_RULE, "all", securityGroupId="sg-1", cidrIpv6="::/0", ipProtocol="-1")]
+    violations = evaluate([by_name("sg-no-internet-ingress")], Context("staging", stack)).violations
+    assert sorted((v.resource_name, v.message) for v in violations) == [
+        ("sg", "ingress from 0.0.0.0/0, 8.0.0.0/8, ::/0 on ports 20-23"),
+        ("sg", "ingress from ::/0 on all ports"),
+    ]
 
 
 def test_prod_only_rules_leave_staging_alone():
@@ -338,6 +590,15 @@ def test_estimate_above_budget_is_advisory(staging_cfg, staging_plan):
     ctx = Context("staging", resources_of_plan(staging_plan), tight)
     [v] = evaluate([by_name("cost-within-budget")], ctx).violations
     assert v.enforcement is Enforcement.ADVISORY and "above the $100.00 budget" in v.message
+
+
+def test_an_unpriced_resource_never_passes_as_within_budget(staging_cfg, staging_plan):
+    from policies.check import resources_of_plan
+
+    unpriced = R("aws:dynamodb/table:Table", "sessions")
+    ctx = Context("staging", [*resources_of_plan(staging_plan), unpriced], staging_cfg)
+    [v] = evaluate([by_name("cost-within-budget")], ctx).violations
+    assert "cannot tell whether it fits the $900.00 budget: 1 resource(s) have no price (sessions)" in v.message
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -28,6 +28,13 @@ def _set(path: str, value):
     return mutate
 
 
+def _two_zones(cfg):
+    """Prod with two zones and a consistent layout for two, so only the three-AZ rule can object."""
+    network = cfg["infra:network"]
+    for key in ("availabilityZones", "publicSubnets", "privateSubnets", "databaseSubnets"):
+        network[key] = network[key][:2]
+
+
 def test_both_environments_load(staging_cfg, prod_cfg):
     assert staging_cfg.environment == "staging" and prod_cfg.environment == "prod"
     assert staging_cfg.network.nat_gateways == "single"
@@ -47,10 +54,17 @@ BAD = [
      ["infra:network.availabilityZones", "at least 2 availability zones"]),
     ("prod", _set("network.availabilityZones", ["us-east-1a", "us-east-1b"]),
      ["infra:network.publicSubnets: 3 subnets for 2 availability zones"]),
+    ("prod", _two_zones, ["infra:network.availabilityZones: prod needs at least 3 availability zones"]),
     ("staging", _set("eks.nodeGroups.0.minSize", 5),
      ["infra:eks.nodeGroups[0]", "minSize <= desiredSize <= maxSize", "5 <= 2 <= 4"]),
     ("staging", _set("eks.nodeGroups.0.minSize", "two"), ["infra:eks.nodeGroups[0].minSize", "'two'"]),
     ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/0"]), ["infra:eks.publicAccessCidrs", "internet"]),
+    # judged as an address set: halves of the internet, a non-canonical spelling, a /2 of it
+    ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/1", "128.0.0.0/1"]),
+     ["infra:eks.publicAccessCidrs: 0.0.0.0/1, 128.0.0.0/1 together open the Kubernetes API to the internet"]),
+    ("staging", _set("eks.publicAccessCidrs", ["64.0.0.0/2"]), ["infra:eks.publicAccessCidrs", "internet"]),
+    ("staging", _set("eks.publicAccessCidrs", ["0.0.0.0/0 "]), ["infra:eks.publicAccessCidrs", "not a valid IPv4"]),
+    ("staging", _set("eks.publicAccessCidrs", ["::/0"]), ["infra:eks.publicAccessCidrs", "not a valid IPv4"]),
     ("prod", _set("postgres.multiAz", False), ["infra:postgres.multiAz", "prod must be Multi-AZ"]),
     ("prod", _set("postgres.deletionProtection", False), ["infra:postgres.deletionProtection"]),
     ("prod", _set("postgres.backupRetentionDays", 3), ["infra:postgres.backupRetentionDays", "at least 7"]),
