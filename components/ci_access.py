@@ -178,6 +178,13 @@ def _environments(cfg: BootstrapConfig, account: str) -> list[dict[str, Any]]:
          "Condition": {"StringEquals": {"ec2:CreateAction": sorted(a for acts in EC2_CREATES.values() for a in acts)}}},
         {"Sid": "ManageTaggedNetworks", "Effect": "Allow", "Action": "ec2:*",
          "Resource": f"arn:aws:ec2:{here}:*", "Condition": _tagged("Resource")},
+        # EKS creates the cluster's security group (the ALB's rule to the nodes goes there) and tags it with an
+        # aws: key that no one else can set
+        {"Sid": "OpenTheClustersSecurityGroups", "Effect": "Allow",
+         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+         "Resource": f"arn:aws:ec2:{here}:security-group/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/aws:eks:cluster-name": [
+             f"{PROJECT_PREFIX}{env}" for env in cfg.environments]}}},
         # KMS asks for TagResource on every key when CreateKey carries tags; a key's own policy still gates it
         {"Sid": "CreateTaggedKeys", "Effect": "Allow", "Action": ["kms:CreateKey", "kms:TagResource"],
          "Resource": "*", "Condition": _tagged("Request")},

@@ -115,7 +115,7 @@ def _holds(condition: dict, context: dict) -> bool:
     return True
 
 
-def allowed(doc: dict, action: str, resource: str, **context) -> bool:
+def allowed(doc: dict, action: str, resource: str, context: dict | None = None) -> bool:
     """IAM's verdict for one request: an explicit deny wins, else any matching allow (case-insensitive
     actions, wildcard resources, every condition holding)."""
     def hits(s: dict) -> bool:
@@ -123,7 +123,7 @@ def allowed(doc: dict, action: str, resource: str, **context) -> bool:
         resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
         return any(_matches(a.lower(), action.lower()) for a in actions) \
             and any(_matches(r, resource) for r in resources) and _holds(s.get("Condition", {}), context)
-    context = {k.replace("__", ":").replace("_", "/"): v for k, v in context.items()}
+    context = context or {}
     if any(hits(s) for s in doc["Statement"] if s["Effect"] == "Deny"):
         return False
     return any(hits(s) for s in doc["Statement"] if s["Effect"] == "Allow")
@@ -204,8 +204,8 @@ def test_deploy_reaches_resources_with_random_ids_only_through_the_project_tag(p
         kind = r.type.split("/")[1].split(":")[0]
         action, arn = ("kms:ScheduleKeyDeletion", f"arn:aws:kms:{HERE}:key/1234abcd") if kind == "key" \
             else (f"ec2:Delete{kind[0].upper()}{kind[1:]}", f"arn:aws:ec2:{HERE}:{kind.lower()}/id-0abc")
-        assert allowed(doc, action, arn, aws__ResourceTag_project=project), (r.type, action)
-        assert not allowed(doc, action, arn, aws__ResourceTag_project="billing")
+        assert allowed(doc, action, arn, {"aws:ResourceTag/project": project}), (r.type, action)
+        assert not allowed(doc, action, arn, {"aws:ResourceTag/project": "billing"})
         assert not allowed(doc, action, arn)  # untagged: not the program's
 
 
@@ -213,19 +213,23 @@ def test_deploy_creates_tagged_and_tags_only_what_it_creates(plan):
     doc = policy(plan, "infra-ci-deploy")
     vpc, sg, rtb = (f"arn:aws:ec2:{HERE}:{kind}" for kind in ("vpc/vpc-0new", "security-group/sg-0theirs",
                                                               "route-table/rtb-0theirs"))
-    assert allowed(doc, "ec2:CreateVpc", vpc, aws__RequestTag_project="infra")
-    assert not allowed(doc, "ec2:CreateVpc", vpc) and not allowed(doc, "ec2:CreateVpc", vpc,
-                                                                  aws__RequestTag_project="billing")
-    assert allowed(doc, "kms:CreateKey", "*", aws__RequestTag_project="infra")
+    assert allowed(doc, "ec2:CreateVpc", vpc, {"aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateVpc", vpc)
+    assert not allowed(doc, "ec2:CreateVpc", vpc, {"aws:RequestTag/project": "billing"})
+    assert allowed(doc, "kms:CreateKey", "*", {"aws:RequestTag/project": "infra"})
     assert not allowed(doc, "kms:CreateKey", "*")
     # the request's tag does not reach someone else's resource the same call touches
-    assert not allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, aws__RequestTag_project="infra")
-    assert not allowed(doc, "ec2:CreateVpcEndpoint", rtb, aws__RequestTag_project="infra")
+    assert not allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateVpcEndpoint", rtb, {"aws:RequestTag/project": "infra"})
     # tags: in the call that creates, or on what is already the program's, never to pull a resource in
-    assert allowed(doc, "ec2:CreateTags", vpc, ec2__CreateAction="CreateVpc", aws__RequestTag_project="infra")
-    assert not allowed(doc, "ec2:CreateTags", sg, aws__RequestTag_project="infra")
-    assert allowed(doc, "ec2:CreateTags", sg, aws__ResourceTag_project="infra")
-    assert not allowed(doc, "ec2:CreateTags", sg, ec2__CreateAction="ModifySecurityGroupRules")
+    assert allowed(doc, "ec2:CreateTags", vpc, {"ec2:CreateAction": "CreateVpc", "aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateTags", sg, {"aws:RequestTag/project": "infra"})
+    assert allowed(doc, "ec2:CreateTags", sg, {"aws:ResourceTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateTags", sg, {"ec2:CreateAction": "ModifySecurityGroupRules"})
+    # the cluster's security group, which EKS creates and tags: its ingress rules, nothing else, only ours
+    assert allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:ResourceTag/aws:eks:cluster-name": "infra-prod"})
+    assert not allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:ResourceTag/aws:eks:cluster-name": "other"})
+    assert not allowed(doc, "ec2:DeleteSecurityGroup", sg, {"aws:ResourceTag/aws:eks:cluster-name": "infra-prod"})
 
 
 def test_deploy_never_touches_the_ci_access_and_attaches_only_the_programs_policies(plan):
@@ -235,9 +239,9 @@ def test_deploy_never_touches_the_ci_access_and_attaches_only_the_programs_polic
         assert not allowed(doc, "iam:UpdateAssumeRolePolicy", arn) and not allowed(doc, "iam:PutRolePolicy", arn)
     role = "arn:aws:iam::123456789012:role/infra-staging-eks-node-role"
     assert allowed(doc, "iam:PassRole", role)
-    assert allowed(doc, "iam:AttachRolePolicy", role,
-                   iam__PolicyARN="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-    assert not allowed(doc, "iam:AttachRolePolicy", role, iam__PolicyARN="arn:aws:iam::aws:policy/AdministratorAccess")
+    managed = "arn:aws:iam::aws:policy/"
+    assert allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AmazonEKSWorkerNodePolicy"})
+    assert not allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AdministratorAccess"})
     # mutating actions run on every resource only when AWS defines no resource for them (KMS CreateKey)
     every_resource = [s for s in doc["Statement"] if s["Resource"] == "*" and s["Effect"] == "Allow"]
     assert [s["Sid"] for s in every_resource] == ["ReadAnything", "CreateTaggedKeys"]
