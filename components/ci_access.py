@@ -166,6 +166,11 @@ def _environments(cfg: BootstrapConfig, account: str) -> list[dict[str, Any]]:
     return [
         *({"Sid": f"Manage{service.title().replace('-', '')}ByName", "Effect": "Allow", "Action": f"{service}:*",
            "Resource": resources} for service, resources in named.items()),
+        # RDS keeps the master password in a secret it names rds!db-...; creating the instance creates it as the
+        # caller. Create and tag only: never read it, nor another database's
+        {"Sid": "LetRdsKeepTheMasterPassword", "Effect": "Allow",
+         "Action": ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+         "Resource": f"arn:aws:secretsmanager:{here}:secret:rds!db-*"},
         {"Sid": "ManageTheEksAccessPolicies", "Effect": "Allow",
          "Action": ["eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy"],
          "Resource": "arn:aws:eks::aws:cluster-access-policy/*"},

@@ -242,6 +242,11 @@ def test_deploy_never_touches_the_ci_access_and_attaches_only_the_programs_polic
     managed = "arn:aws:iam::aws:policy/"
     assert allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AmazonEKSWorkerNodePolicy"})
     assert not allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AdministratorAccess"})
+    rds_secret = f"arn:aws:secretsmanager:{HERE}:secret:rds!db-6d3f1c2a-AbCdEf"
+    assert allowed(doc, "secretsmanager:CreateSecret", rds_secret)
+    assert not allowed(doc, "secretsmanager:GetSecretValue", rds_secret)
+    # IAM refuses a role's inline policies beyond 10,240 characters (whitespace not counted)
+    assert len("".join(json.dumps(doc).split())) <= 10_240
     # mutating actions run on every resource only when AWS defines no resource for them (KMS CreateKey)
     every_resource = [s for s in doc["Statement"] if s["Resource"] == "*" and s["Effect"] == "Allow"]
     assert [s["Sid"] for s in every_resource] == ["ReadAnything", "CreateTaggedKeys"]
