@@ -7,7 +7,8 @@ Each role trusts GitHub's tokens only for this repository's exact subjects (``su
 * drift (drift.yml, the main branch): what preview reads, plus the secret values refresh reads, plus
   publishing to the alert topics. Not trusted for pull requests: their code must not read secrets.
 * deploy (deploy.yml, the `staging`/`prod` GitHub environments): create, change and delete what the
-  program creates, in this account and region; never the CI access itself (explicit deny).
+  program creates and nothing else: by name (``infra-*``) where the ARN carries it, by the ``project``
+  tag where the ARN is a random ID (EC2, KMS keys); never the CI access itself (explicit deny).
 * cost guard (cost-report.yml, `cost-staging`/`cost-prod`): read Cost Explorer, publish to the alert
   topics, find the cluster; it scales the workers through its EKS access entry (infra:eks.access).
 """
@@ -22,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.config import BootstrapConfig
+from stacks.config import PROJECT
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -48,7 +50,7 @@ ATTACHABLE = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn
               "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
 # The project tag the program puts on every taggable resource (stacks/config.py): deploy reaches resources
 # whose ARNs are random IDs (EC2, KMS keys) through it, and may set it only on what it creates.
-PROJECT_TAG = {"project": "infra"}
+PROJECT_TAG = {"project": PROJECT}
 # The EC2 creates the program makes -> the type of the resource each creates (and tags in the same call).
 # One statement per type: a request tag is the request's, so a create grant listing other types would also
 # reach an existing resource of those types (CreateVpcEndpoint edits route tables) that is not the program's.
