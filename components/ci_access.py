@@ -7,7 +7,8 @@ Each role trusts GitHub's tokens only for this repository's exact subjects (``su
 * drift (drift.yml, the main branch): what preview reads, plus the secret values refresh reads, plus
   publishing to the alert topics. Not trusted for pull requests: their code must not read secrets.
 * deploy (deploy.yml, the `staging`/`prod` GitHub environments): create, change and delete what the
-  program creates, in this account and region; never the CI access itself (explicit deny).
+  program creates and nothing else: by name (``infra-*``) where the ARN carries it, by the ``project``
+  tag where the ARN is a random ID (EC2, KMS keys); never the CI access itself (explicit deny).
 * cost guard (cost-report.yml, `cost-staging`/`cost-prod`): read Cost Explorer, publish to the alert
   topics, find the cluster; it scales the workers through its EKS access entry (infra:eks.access).
 """
@@ -22,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.config import BootstrapConfig
+from stacks.config import PROJECT
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -46,9 +48,18 @@ READ_ACTIONS = [
 ATTACHABLE = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonEKS*",
               "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
               "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
-# The services whose resources the program creates in the region (deploy manages them there).
-MANAGED_SERVICES = ["autoscaling", "cloudwatch", "ec2", "eks", "elasticache", "elasticloadbalancing", "kms", "logs",
-                    "rds", "secretsmanager", "sns", "wafv2"]
+# The project tag the program puts on every taggable resource (stacks/config.py): deploy reaches resources
+# whose ARNs are random IDs (EC2, KMS keys) through it, and may set it only on what it creates.
+PROJECT_TAG = {"project": PROJECT}
+# The EC2 creates the program makes -> the type of the resource each creates (and tags in the same call).
+# One statement per type: a request tag is the request's, so a create grant listing other types would also
+# reach an existing resource of those types (CreateVpcEndpoint edits route tables) that is not the program's.
+EC2_CREATES = {"vpc": ["CreateVpc"], "subnet": ["CreateSubnet"], "security-group": ["CreateSecurityGroup"],
+               "security-group-rule": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"],
+               "route-table": ["CreateRouteTable"], "internet-gateway": ["CreateInternetGateway"],
+               "elastic-ip": ["AllocateAddress"], "natgateway": ["CreateNatGateway"],
+               "vpc-endpoint": ["CreateVpcEndpoint"], "vpc-flow-log": ["CreateFlowLogs"],
+               "launch-template": ["CreateLaunchTemplate"]}
 
 
 @dataclass(frozen=True)
@@ -127,14 +138,77 @@ def drift_policy(cfg: BootstrapConfig, account: str) -> dict[str, Any]:
     )
 
 
+def _tagged(kind: str) -> dict[str, Any]:
+    """``aws:RequestTag/project`` (on create) or ``aws:ResourceTag/project`` (on change) is the program's."""
+    return {"StringEquals": {f"aws:{kind}Tag/{key}": value for key, value in PROJECT_TAG.items()}}
+
+
+def _environments(cfg: BootstrapConfig, account: str) -> list[dict[str, Any]]:
+    """Create, change and delete the environments' resources, and only theirs: by name where the ARN carries
+    the name the program gives (``infra-ENV-...``), by the ``project`` tag where it is a random ID."""
+    here = f"{cfg.region}:{account}"
+    p = PROJECT_PREFIX
+    named = {
+        "autoscaling": [f"arn:aws:autoscaling:{here}:autoScalingGroup:*:autoScalingGroupName/eks-{p}*"],
+        "cloudwatch": [f"arn:aws:cloudwatch:{here}:alarm:{p}*", f"arn:aws:cloudwatch::{account}:dashboard/{p}*"],
+        "eks": [f"arn:aws:eks:{here}:{kind}/{p}*" for kind in ("cluster", "nodegroup", "addon", "access-entry")],
+        "elasticache": [f"arn:aws:elasticache:{here}:{kind}:{p}*"
+                        for kind in ("replicationgroup", "cluster", "subnetgroup", "parametergroup")]
+                       + [f"arn:aws:elasticache:{here}:parametergroup:default.*"],
+        "elasticloadbalancing": [f"arn:aws:elasticloadbalancing:{here}:{kind}/{p}*"
+                                 for kind in ("loadbalancer/app", "targetgroup", "listener/app", "listener-rule/app")],
+        "logs": [f"arn:aws:logs:{here}:log-group:{group}"
+                 for group in (f"/aws/eks/{p}*", f"/aws/vpc/{p}*", f"aws-waf-logs-{p}*")],
+        "rds": [f"arn:aws:rds:{here}:{kind}:{p}*" for kind in ("db", "subgrp", "pg")]
+               + [f"arn:aws:rds:{here}:og:default:*"],
+        "secretsmanager": [f"arn:aws:secretsmanager:{here}:secret:{p}*"],
+        "sns": [f"arn:aws:sns:{here}:{p}*"],
+        "wafv2": [f"arn:aws:wafv2:{here}:regional/webacl/{p}*/*", f"arn:aws:wafv2:{here}:regional/managedruleset/*/*"],
+    }
+    return [
+        *({"Sid": f"Manage{service.title().replace('-', '')}ByName", "Effect": "Allow", "Action": f"{service}:*",
+           "Resource": resources} for service, resources in named.items()),
+        # RDS keeps the master password in a secret it names rds!db-...; creating the instance creates it as the
+        # caller. Create and tag only: never read it, nor another database's
+        {"Sid": "LetRdsKeepTheMasterPassword", "Effect": "Allow",
+         "Action": ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+         "Resource": f"arn:aws:secretsmanager:{here}:secret:rds!db-*"},
+        {"Sid": "ManageTheEksAccessPolicies", "Effect": "Allow",
+         "Action": ["eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy"],
+         "Resource": "arn:aws:eks::aws:cluster-access-policy/*"},
+        *({"Sid": f"CreateTagged{kind.title().replace('-', '')}", "Effect": "Allow",
+           "Action": [f"ec2:{a}" for a in actions], "Resource": f"arn:aws:ec2:{here}:{kind}/*",
+           "Condition": _tagged("Request")} for kind, actions in EC2_CREATES.items()),
+        # only in the call that creates the resource: an existing resource cannot be tagged into the scope
+        {"Sid": "TagNetworksOnlyAsTheyAreCreated", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": f"arn:aws:ec2:{here}:*",
+         "Condition": {"StringEquals": {"ec2:CreateAction": sorted(a for acts in EC2_CREATES.values() for a in acts)}}},
+        {"Sid": "ManageTaggedNetworks", "Effect": "Allow", "Action": "ec2:*",
+         "Resource": f"arn:aws:ec2:{here}:*", "Condition": _tagged("Resource")},
+        # EKS creates the cluster's security group (the ALB's rule to the nodes goes there) and tags it with an
+        # aws: key that no one else can set
+        {"Sid": "OpenTheClustersSecurityGroups", "Effect": "Allow",
+         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+         "Resource": f"arn:aws:ec2:{here}:security-group/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/aws:eks:cluster-name": [
+             f"{PROJECT_PREFIX}{env}" for env in cfg.environments]}}},
+        # KMS asks for TagResource on every key when CreateKey carries tags; a key's own policy still gates it
+        {"Sid": "CreateTaggedKeys", "Effect": "Allow", "Action": ["kms:CreateKey", "kms:TagResource"],
+         "Resource": "*", "Condition": _tagged("Request")},
+        {"Sid": "ManageTaggedKeys", "Effect": "Allow", "Action": "kms:*",
+         "Resource": f"arn:aws:kms:{here}:key/*", "Condition": _tagged("Resource")},
+        {"Sid": "ManageTheKeysAliases", "Effect": "Allow",
+         "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+         "Resource": f"arn:aws:kms:{here}:alias/{p}*"},
+    ]
+
+
 def deploy_policy(cfg: BootstrapConfig, account: str) -> dict[str, Any]:
     iam = f"arn:aws:iam::{account}"
     return _doc(
         {"Sid": "ReadAnything", "Effect": "Allow", "Action": [*READ_ACTIONS, "iam:List*", "acm:DescribeCertificate"],
          "Resource": "*"},
-        {"Sid": "ManageTheEnvironmentsInThisAccountAndRegion", "Effect": "Allow",
-         "Action": [f"{service}:*" for service in MANAGED_SERVICES],
-         "Resource": [f"arn:aws:{service}:{cfg.region}:{account}:*" for service in MANAGED_SERVICES]},
+        *_environments(cfg, account),
         {"Sid": "ManageTheBudgets", "Effect": "Allow", "Action": "budgets:*",
          "Resource": f"arn:aws:budgets::{account}:budget/{PROJECT_PREFIX}*"},
         {"Sid": "ManageTheAccessLogBuckets", "Effect": "Allow", "Action": "s3:*",

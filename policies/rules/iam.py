@@ -4,8 +4,9 @@ Policies reach a role, user or group as managed policy ARNs on the role, as inli
 separate inline-policy resources, and as attachment resources (one ARN or an exclusive list). Each
 document is read by meaning: keys and effects in any case, one statement or a list, actions such as
 ``*``, ``*:*`` or ``iam:*``, resources such as ``arn:aws:*`` or ``arn:aws:s3:::*`` that amount to every
-resource, and allows by exclusion (NotAction, NotResource). A customer policy attached by ARN must be in
-the plan, or its permissions cannot be judged.
+resource unless a tag condition narrows them (``StringEquals`` on ``aws:ResourceTag/...`` or
+``aws:RequestTag/...``), and allows by exclusion (NotAction, NotResource). A customer policy attached by
+ARN must be in the plan, or its permissions cannot be judged.
 """
 
 from __future__ import annotations
@@ -92,8 +93,28 @@ def _document_problems(raw: object) -> Iterator[str]:
             yield f"{sid} allows by exclusion (NotAction/NotResource): everything not listed"
             continue
         wild = [str(a).strip() for a in _as_list(_get(s, "Action")) if _every_action(a)]
-        if wild and any(_every_resource(r) for r in _as_list(_get(s, "Resource"))):
+        if wild and any(_every_resource(r) for r in _as_list(_get(s, "Resource"))) \
+                and not _narrowed_by_tag(_get(s, "Condition")):
             yield f"{sid} allows {', '.join(wild)} on every resource"
+
+
+def _narrowed_by_tag(condition: object) -> bool:
+    """Only the resources (or creates) carrying a given tag: ``StringEquals`` on ``aws:ResourceTag/K`` or
+    ``aws:RequestTag/K`` to values without wildcards. ``...IfExists`` holds when the tag is absent, negations
+    and ``StringLike`` with ``*`` hold for other values, ``ForAnyValue``/``ForAllValues`` read other keys: none
+    narrows. A condition that narrows is ANDed with the rest, so one is enough."""
+    if not isinstance(condition, dict):
+        return False
+    for operator, keys in condition.items():
+        if str(operator).strip() != "StringEquals" or not isinstance(keys, dict):
+            continue
+        for key, values in keys.items():
+            values = _as_list(values)
+            scope, _, tag = str(key).strip().casefold().partition("/")
+            if scope in ("aws:resourcetag", "aws:requesttag") and tag and values \
+                    and all(isinstance(v, str) and v.strip() and not set(v) & _WILD for v in values):
+                return True
+    return False
 
 
 def _get(mapping: dict, key: str):
@@ -127,7 +148,7 @@ def _every_resource(resource: object) -> bool:
 
 RULES = [
     Rule("iam-least-privilege", "No administrator policies; no statement allows every action of a service on "
-         "every resource; attached policies are in the plan", Enforcement.MANDATORY,
+         "every resource (unless a StringEquals tag condition narrows it); attached policies are in the plan", Enforcement.MANDATORY,
          "name the actions and the resources (ARNs) the role needs",
          "CKV_AWS_1, CKV_AWS_62, CKV_AWS_63, CKV_AWS_274", stack_check=_least_privilege),
 ]

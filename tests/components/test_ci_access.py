@@ -93,21 +93,165 @@ def test_drift_also_reads_the_programs_secrets_and_alerts(plan):
         "StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
 
 
-def test_deploy_manages_this_account_and_region_but_never_the_ci_access(plan):
+def _matches(pattern: str, value: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _holds(condition: dict, context: dict) -> bool:
+    """The operators the CI policies use, as IAM evaluates them (a missing key fails all but ArnNotLike)."""
+    for operator, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted, got = [wanted] if isinstance(wanted, str) else wanted, context.get(key)
+            got = [] if got is None else [got] if isinstance(got, str) else got
+            if operator == "StringEquals" and not (len(got) == 1 and got[0] in wanted):
+                return False
+            if operator == "ForAnyValue:StringEquals" and not set(got) & set(wanted):
+                return False
+            if operator == "ArnNotLike" and any(_matches(w, g) for w in wanted for g in got):
+                return False
+            assert operator in ("StringEquals", "ForAnyValue:StringEquals", "ArnNotLike"), operator
+    return True
+
+
+def allowed(doc: dict, action: str, resource: str, context: dict | None = None) -> bool:
+    """IAM's verdict for one request: an explicit deny wins, else any matching allow (case-insensitive
+    actions, wildcard resources, every condition holding)."""
+    def hits(s: dict) -> bool:
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
+        return any(_matches(a.lower(), action.lower()) for a in actions) \
+            and any(_matches(r, resource) for r in resources) and _holds(s.get("Condition", {}), context)
+    context = context or {}
+    if any(hits(s) for s in doc["Statement"] if s["Effect"] == "Deny"):
+        return False
+    return any(hits(s) for s in doc["Statement"] if s["Effect"] == "Allow")
+
+
+HERE = "us-east-1:123456789012"
+# Resource type -> how AWS spells its ARN from the plan's inputs, and an action that changes or deletes it.
+NAMED = {
+    "aws:rds/instance:Instance": (lambda i: f"arn:aws:rds:{HERE}:db:{i['identifier']}", "rds:DeleteDBInstance"),
+    "aws:rds/subnetGroup:SubnetGroup": (lambda i: f"arn:aws:rds:{HERE}:subgrp:{i['name']}", "rds:DeleteDBSubnetGroup"),
+    "aws:rds/parameterGroup:ParameterGroup": (lambda i: f"arn:aws:rds:{HERE}:pg:{i['name']}",
+                                              "rds:ModifyDBParameterGroup"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        lambda i: f"arn:aws:elasticache:{HERE}:replicationgroup:{i['replicationGroupId']}",
+        "elasticache:DeleteReplicationGroup"),
+    "aws:elasticache/subnetGroup:SubnetGroup": (lambda i: f"arn:aws:elasticache:{HERE}:subnetgroup:{i['name']}",
+                                                "elasticache:DeleteCacheSubnetGroup"),
+    "aws:eks/cluster:Cluster": (lambda i: f"arn:aws:eks:{HERE}:cluster/{i['name']}", "eks:DeleteCluster"),
+    "aws:eks/nodeGroup:NodeGroup": (
+        lambda i: f"arn:aws:eks:{HERE}:nodegroup/{i['clusterName']}/{i['nodeGroupName']}/0ac6e1f0",
+        "eks:DeleteNodegroup"),
+    "aws:eks/addon:Addon": (lambda i: f"arn:aws:eks:{HERE}:addon/{i['clusterName']}/{i['addonName']}/0ac6e1f0",
+                            "eks:DeleteAddon"),
+    "aws:eks/accessEntry:AccessEntry": (
+        lambda i: f"arn:aws:eks:{HERE}:access-entry/{i['clusterName']}/role/123456789012/sre/0ac6e1f0",
+        "eks:DeleteAccessEntry"),
+    "aws:sns/topic:Topic": (lambda i: f"arn:aws:sns:{HERE}:{i['name']}", "sns:DeleteTopic"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (lambda i: f"arn:aws:cloudwatch:{HERE}:alarm:{i['name']}",
+                                               "cloudwatch:DeleteAlarms"),
+    "aws:cloudwatch/dashboard:Dashboard": (lambda i: f"arn:aws:cloudwatch::123456789012:dashboard/{i['dashboardName']}",
+                                           "cloudwatch:PutDashboard"),
+    "aws:cloudwatch/logGroup:LogGroup": (lambda i: f"arn:aws:logs:{HERE}:log-group:{i['name']}:*",
+                                         "logs:DeleteLogGroup"),
+    "aws:secretsmanager/secret:Secret": (lambda i: f"arn:aws:secretsmanager:{HERE}:secret:{i['name']}-AbCdEf",
+                                         "secretsmanager:DeleteSecret"),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        lambda i: f"arn:aws:elasticloadbalancing:{HERE}:loadbalancer/app/{i['name']}/50dc6c495c0c9188",
+        "elasticloadbalancing:DeleteLoadBalancer"),
+    "aws:lb/targetGroup:TargetGroup": (
+        lambda i: f"arn:aws:elasticloadbalancing:{HERE}:targetgroup/{i['name']}/73e2d6bc24d8a067",
+        "elasticloadbalancing:DeleteTargetGroup"),
+    "aws:wafv2/webAcl:WebAcl": (lambda i: f"arn:aws:wafv2:{HERE}:regional/webacl/{i['name']}/a1b2c3d4",
+                                "wafv2:DeleteWebACL"),
+    "aws:kms/alias:Alias": (lambda i: f"arn:aws:kms:{HERE}:{i['name']}", "kms:DeleteAlias"),
+    "aws:autoscaling/attachment:Attachment": (
+        lambda i: f"arn:aws:autoscaling:{HERE}:autoScalingGroup:0ac6e1f0:autoScalingGroupName/"
+                  f"{i['autoscalingGroupName']}", "autoscaling:DetachTrafficSources"),
+}
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_deploy_may_manage_every_named_resource_of_the_environments_and_no_other(plan, env, request):
+    """Every resource the program names, read from the real plans: deploy may delete it, and not the same
+    resource under a name the program does not give."""
     doc = policy(plan, "infra-ci-deploy")
-    manage = statement(doc, "ManageTheEnvironmentsInThisAccountAndRegion")
-    assert all(r.startswith("arn:aws:") and ":us-east-1:123456789012:" in r for r in manage["Resource"])
-    deny = statement(doc, "NeverTheCiAccess")
-    assert deny["Effect"] == "Deny" and deny["Action"] == "iam:*"
-    assert deny["Resource"] == ["arn:aws:iam::123456789012:role/infra-ci-*",
-                                "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"]
-    # no AdministratorAccess for a role it creates: only the managed policies the program itself attaches
-    attach = statement(doc, "OnlyThePoliciesTheProgramAttaches")
-    assert attach["Effect"] == "Deny" and "arn:aws:iam::aws:policy/AdministratorAccess" not in str(attach)
-    assert attach["Condition"]["ArnNotLike"]["iam:PolicyARN"][-1] == "arn:aws:iam::123456789012:policy/infra-*"
+    env_plan = request.getfixturevalue(f"{env}_plan")
+    found = {t: [r.inputs for r in env_plan.by_type(t)] for t in NAMED}
+    assert all(found.values()), [t for t, v in found.items() if not v]  # a type gone from the plan: update NAMED
+    for type_, resources in found.items():
+        arn_of, action = NAMED[type_]
+        for inputs in resources:
+            arn = arn_of(inputs)
+            assert allowed(doc, action, arn), (type_, arn)
+            foreign = arn.replace(f"infra-{env}", "billing-prod")
+            assert foreign != arn and not allowed(doc, action, foreign), (type_, foreign)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_deploy_reaches_resources_with_random_ids_only_through_the_project_tag(plan, env, request):
+    doc = policy(plan, "infra-ci-deploy")
+    env_plan = request.getfixturevalue(f"{env}_plan")
+    tagged = [r for r in env_plan.resources if r.type.startswith(("aws:ec2/", "aws:kms/key:"))
+              and "tags" in r.inputs]
+    assert {r.type for r in tagged} >= {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:kms/key:Key",
+                                        "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/launchTemplate:LaunchTemplate"}
+    for r in tagged:
+        [project] = {r.inputs["tags"]["project"]}  # the program tags what it creates: that is the scope
+        kind = r.type.split("/")[1].split(":")[0]
+        action, arn = ("kms:ScheduleKeyDeletion", f"arn:aws:kms:{HERE}:key/1234abcd") if kind == "key" \
+            else (f"ec2:Delete{kind[0].upper()}{kind[1:]}", f"arn:aws:ec2:{HERE}:{kind.lower()}/id-0abc")
+        assert allowed(doc, action, arn, {"aws:ResourceTag/project": project}), (r.type, action)
+        assert not allowed(doc, action, arn, {"aws:ResourceTag/project": "billing"})
+        assert not allowed(doc, action, arn)  # untagged: not the program's
+
+
+def test_deploy_creates_tagged_and_tags_only_what_it_creates(plan):
+    doc = policy(plan, "infra-ci-deploy")
+    vpc, sg, rtb = (f"arn:aws:ec2:{HERE}:{kind}" for kind in ("vpc/vpc-0new", "security-group/sg-0theirs",
+                                                              "route-table/rtb-0theirs"))
+    assert allowed(doc, "ec2:CreateVpc", vpc, {"aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateVpc", vpc)
+    assert not allowed(doc, "ec2:CreateVpc", vpc, {"aws:RequestTag/project": "billing"})
+    assert allowed(doc, "kms:CreateKey", "*", {"aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "kms:CreateKey", "*")
+    # the request's tag does not reach someone else's resource the same call touches
+    assert not allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateVpcEndpoint", rtb, {"aws:RequestTag/project": "infra"})
+    # tags: in the call that creates, or on what is already the program's, never to pull a resource in
+    assert allowed(doc, "ec2:CreateTags", vpc, {"ec2:CreateAction": "CreateVpc", "aws:RequestTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateTags", sg, {"aws:RequestTag/project": "infra"})
+    assert allowed(doc, "ec2:CreateTags", sg, {"aws:ResourceTag/project": "infra"})
+    assert not allowed(doc, "ec2:CreateTags", sg, {"ec2:CreateAction": "ModifySecurityGroupRules"})
+    # the cluster's security group, which EKS creates and tags: its ingress rules, nothing else, only ours
+    assert allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:ResourceTag/aws:eks:cluster-name": "infra-prod"})
+    assert not allowed(doc, "ec2:AuthorizeSecurityGroupIngress", sg, {"aws:ResourceTag/aws:eks:cluster-name": "other"})
+    assert not allowed(doc, "ec2:DeleteSecurityGroup", sg, {"aws:ResourceTag/aws:eks:cluster-name": "infra-prod"})
+
+
+def test_deploy_never_touches_the_ci_access_and_attaches_only_the_programs_policies(plan):
+    doc = policy(plan, "infra-ci-deploy")
+    for arn in ("arn:aws:iam::123456789012:role/infra-ci-deploy",
+                "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"):
+        assert not allowed(doc, "iam:UpdateAssumeRolePolicy", arn) and not allowed(doc, "iam:PutRolePolicy", arn)
+    role = "arn:aws:iam::123456789012:role/infra-staging-eks-node-role"
+    assert allowed(doc, "iam:PassRole", role)
+    managed = "arn:aws:iam::aws:policy/"
+    assert allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AmazonEKSWorkerNodePolicy"})
+    assert not allowed(doc, "iam:AttachRolePolicy", role, {"iam:PolicyARN": f"{managed}AdministratorAccess"})
+    rds_secret = f"arn:aws:secretsmanager:{HERE}:secret:rds!db-6d3f1c2a-AbCdEf"
+    assert allowed(doc, "secretsmanager:CreateSecret", rds_secret)
+    assert not allowed(doc, "secretsmanager:GetSecretValue", rds_secret)
+    # IAM refuses a role's inline policies beyond 10,240 characters (whitespace not counted)
+    assert len("".join(json.dumps(doc).split())) <= 10_240
+    # mutating actions run on every resource only when AWS defines no resource for them (KMS CreateKey)
     every_resource = [s for s in doc["Statement"] if s["Resource"] == "*" and s["Effect"] == "Allow"]
-    assert [s["Sid"] for s in every_resource] == ["ReadAnything"]  # only reads run on every resource
+    assert [s["Sid"] for s in every_resource] == ["ReadAnything", "CreateTaggedKeys"]
     assert not any(a.endswith(":*") for a in _actions({"Statement": every_resource}))
+    assert all(s.get("Condition") for s in every_resource[1:])
 
 
 def test_cost_guard_reads_costs_finds_the_clusters_and_alerts_nothing_else(plan):

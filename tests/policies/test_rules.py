@@ -314,6 +314,23 @@ CASES = [
     ("iam-least-privilege", "staging", [],
      [R("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
         policyArns=["arn:aws:iam::123456789012:policy/audit"])], "a policy that is not in this plan"),
+    # a tag condition narrows every-resource only as StringEquals to a literal value on the resource's or
+    # the request's tag: IfExists (the untagged), wildcards, negations and ForAnyValue do not
+    *(("iam-least-privilege", "staging",
+       [inline({"Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:us-east-1:1:*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/project": "infra"}}}),
+        inline({"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestTag/project": ["infra"]}, "Bool": {"x:y": "true"}}})],
+       [inline({"Sid": "Tagged", "Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:us-east-1:1:*",
+                "Condition": condition})], "Tagged allows ec2:* on every resource")
+      for condition in ({"StringEqualsIfExists": {"aws:ResourceTag/project": "infra"}},
+                        {"StringEquals": {"aws:ResourceTag/project": "*"}},
+                        {"StringEquals": {"aws:RequestTag/project": ["infra", "in*"]}},
+                        {"StringLike": {"aws:ResourceTag/project": "*"}},
+                        {"StringNotEquals": {"aws:ResourceTag/project": "other"}},
+                        {"ForAnyValue:StringEquals": {"aws:RequestTag/project": "infra"}},
+                        {"StringEquals": {"aws:ResourceTag/": "infra"}},
+                        {"StringEquals": {"ec2:Region": "us-east-1"}}, "StringEquals", None)),
     ("eks-access-scoped", "prod", [grant("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["workers"]}),
                                    grant("AmazonEKSViewPolicy", {"type": "cluster"})],
      [grant("AmazonEKSEditPolicy", {"type": "cluster"})],
