@@ -66,15 +66,14 @@ def database(postgres_server):
 
 @pytest.fixture
 def cloud(aws, staging_cfg):
-    """The environment's secrets and data keys and the dumps bucket, as the stack and the operator made them."""
+    """The environment's secrets and data keys and the dumps bucket, as the stack made them."""
     import boto3
 
     kms = boto3.client("kms", region_name="us-east-1")
     for purpose in ("secrets", "data"):
         key = kms.create_key(Description=purpose)["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=f"alias/{staging_cfg.name_prefix}-{purpose}", TargetKeyId=key)
-    bucket = staging_cfg.tenancy.dumps.removeprefix("s3://").split("/")[0]
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=staging_cfg.tenancy.dumps_bucket)
     return aws
 
 
