@@ -83,3 +83,21 @@ def test_dumps_are_kept_a_year_unless_set_and_prod_keeps_them_at_least_30_days(w
     assert str(caught.value).startswith("Pulumi.prod.yaml: infra:tenancy.dumpRetentionDays: prod keeps")
     assert config.load("staging", write_config("staging", lambda c: c["infra:tenancy"].update(
         dumpRetentionDays=7))).tenancy.dump_retention_days == 7
+
+
+def test_the_planned_dumps_bucket_is_accepted_by_s3s_api_and_encrypts_what_anyone_writes(cloud, staging_cfg):
+    """The plan's settings, sent as the provider sends them (botocore checks each against S3's model), to moto's
+    S3 server: a dump written without naming a key is still SSE-KMS with the data key, and versioned."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = staging_cfg.tenancy.dumps_bucket
+    data_key = boto3.client("kms", region_name="us-east-1").describe_key(
+        KeyId=f"alias/{staging_cfg.name_prefix}-data")["KeyMetadata"]["Arn"]
+    put = s3.put_object(Bucket=bucket, Key="offboarded/acme/x.dump", Body=b"PGDMP")
+    assert put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == data_key and put["VersionId"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    [expire, _] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert expire["Expiration"]["Days"] == staging_cfg.tenancy.dump_retention_days == 90
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
