@@ -41,7 +41,8 @@ def _tiers(c):
      "infra:tenancy.dumpRetentionDays: Input should be greater than or equal to 1"),
     (lambda c: c["infra:tenancy"].update(dumpRetentionDays=3654),
      "infra:tenancy.dumpRetentionDays: Input should be less than or equal to 3653"),
-    (lambda c: c["infra:tenancy"].update(dumpRetentionDays=True), "infra:tenancy.dumpRetentionDays: a number is needed"),
+    (lambda c: c["infra:tenancy"].update(dumpRetentionDays=True),
+     "infra:tenancy.dumpRetentionDays: a number is needed"),
 ])
 def test_a_bad_tier_names_the_file_and_the_key(write_config, mutate, expected):
     with pytest.raises(ConfigError) as caught:
