@@ -37,6 +37,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
                                   "manageMasterUserPassword", "backupRetentionPeriod", "deletionProtection",
                                   "publiclyAccessible"],
     "aws:rds/parameterGroup:ParameterGroup": ["family"],
+    "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix"],
     "aws:elasticache/replicationGroup:ReplicationGroup": [
         "nodeType", "numCacheClusters", "automaticFailoverEnabled", "multiAzEnabled",
         "atRestEncryptionEnabled", "transitEncryptionEnabled", "snapshotRetentionLimit"],

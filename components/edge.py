@@ -10,12 +10,12 @@ namespace's network policy admits (the public subnets, on the app port).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.buckets import private_bucket, sse_s3
 from stacks.config import EnvironmentConfig
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward secrecy only
@@ -148,35 +148,12 @@ class PublicEndpoint(pulumi.ComponentResource):
                            child: pulumi.ResourceOptions) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
         """Every request the load balancer served, for incidents and the security review. Private, TLS-only,
         expiring; SSE-S3 because load balancers cannot write to KMS-encrypted buckets."""
-        bucket = aws.s3.Bucket(f"{name}-access-logs", bucket_prefix=f"{cfg.name_prefix}-alb-logs-",
-                               force_destroy=not cfg.is_prod, tags=cfg.tags(Name=f"{cfg.name_prefix}-alb-logs"),
-                               opts=child)
-        aws.s3.BucketPublicAccessBlock(f"{name}-access-logs-private", bucket=bucket.id, block_public_acls=True,
-                                       block_public_policy=True, ignore_public_acls=True,
-                                       restrict_public_buckets=True, opts=child)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-access-logs-owner", bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs-encryption", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3
-                .BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"))],
-            opts=child)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-access-logs-expiry", bucket=bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                    days=cfg.edge.access_log_retention_days))],
-            opts=child)
         writer = aws.elb.get_service_account_output()  # the region's load balancer log writer
-        policy = aws.s3.BucketPolicy(
-            f"{name}-access-logs-policy", bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, writer.arn).apply(lambda v: _access_log_policy(v[0], v[1])),
-            opts=child)
-        return bucket, policy
+        return private_bucket(
+            f"{name}-access-logs", cfg, bucket_prefix=f"{cfg.name_prefix}-alb-logs-",
+            tag_name=f"{cfg.name_prefix}-alb-logs", encryption=sse_s3(),
+            expire_after_days=cfg.edge.access_log_retention_days, parent=child.parent,
+            statements=_access_log_writer, statement_inputs=[writer.arn])
 
     @staticmethod
     def _waf_logs(name: str, cfg: EnvironmentConfig, acl: aws.wafv2.WebAcl, key_arn: pulumi.Input[str],
@@ -216,17 +193,9 @@ class PublicEndpoint(pulumi.ComponentResource):
         )
 
 
-def _access_log_policy(bucket_arn: str, writer_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "LoadBalancerWritesLogs", "Effect": "Allow", "Principal": {"AWS": writer_arn},
-             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{ACCESS_LOG_PREFIX}/AWSLogs/*"},
-            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [bucket_arn, f"{bucket_arn}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ],
-    })
+def _access_log_writer(bucket_arn: str, writer_arn: str) -> list[dict]:
+    return [{"Sid": "LoadBalancerWritesLogs", "Effect": "Allow", "Principal": {"AWS": writer_arn},
+             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{ACCESS_LOG_PREFIX}/AWSLogs/*"}]
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:

@@ -362,8 +362,10 @@ def _load_balancer(r: Resource, t: PriceTable) -> tuple[float, str]:
 
 @_line
 def _bucket(r: Resource, t: PriceTable) -> tuple[float, str]:
-    name = str(r.props.get("bucketPrefix") or r.props.get("bucket") or "")
-    gb = _assumed(t, "s3_gb_stored", lambda key: key in name)  # the prefix carries the environment
+    # the prefix or name carries the purpose; a bucket named in config (the tenant dumps') by its Name tag
+    name = " ".join(str(n) for n in (r.props.get("bucketPrefix"), r.props.get("bucket"),
+                                     (r.props.get("tags") or {}).get("Name")) if n)
+    gb = _assumed(t, "s3_gb_stored", lambda key: key in name)
     return _need(t, "s3:standard").usd * gb, f"{gb} GB stored (assumed; requests not included)"
 
 

@@ -579,6 +579,8 @@ class TenancyConfig(_Model):
     tiers: dict[str, TierConfig] = Field(min_length=1)
     dumps: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w./-]*)?$",
                        description="where offboarding writes the tenant's schema dump (SSE-KMS, data key)")
+    dump_retention_days: int = Field(default=365, ge=1, le=3653,
+                                     description="days the dumps bucket keeps an offboarded tenant's dump")
     temporal_namespace: str = Field(default="tenants", pattern=r"^[a-z][a-z0-9-]{1,62}$")
     temporal_retention_days: int = Field(default=7, ge=1, le=90)
     temporal_address: str = Field(default="127.0.0.1:7233", pattern=r"^[A-Za-z0-9.-]+:\d{1,5}$",
@@ -591,6 +593,15 @@ class TenancyConfig(_Model):
             if not re.fullmatch(TENANT_TIER_NAME, name):
                 raise ValueError(f"tier name {name!r} must be lower case letters, digits and '-' (max 20)")
         return v
+
+    # The one parser of `dumps`: the stack creates this bucket, offboarding writes under the prefix.
+    @property
+    def dumps_bucket(self) -> str:
+        return self.dumps.removeprefix("s3://").partition("/")[0]
+
+    @property
+    def dumps_prefix(self) -> str:
+        return self.dumps.removeprefix("s3://").partition("/")[2]
 
 
 class EnvironmentConfig(_Model):
@@ -654,6 +665,8 @@ class EnvironmentConfig(_Model):
              "prod needs an ON_DEMAND node group: Spot capacity can be reclaimed all at once"),
             (bool(self.budget.alert_emails), "budget.alertEmails",
              "prod needs someone to receive the budget alerts and the daily cost report; list an address"),
+            (self.tenancy is None or self.tenancy.dump_retention_days >= 30, "tenancy.dumpRetentionDays",
+             "prod keeps an offboarded tenant's dump at least 30 days; set it to 30 or more"),
         ]
         for ok, key, why in rules:
             if not ok:

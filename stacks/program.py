@@ -18,6 +18,7 @@ from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.temporal import Temporal, TemporalArgs
+from components.tenant_dumps import TenantDumps, TenantDumpsArgs
 from components.workloads import SecretAccess, Workloads, WorkloadsArgs
 from stacks.config import EnvironmentConfig
 
@@ -59,6 +60,9 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         redis_port=redis.port,
         redis_auth_secret_arn=redis.auth_secret_arn,
     ))
+    # where `infra tenant offboard` writes; only an environment with tenants has one
+    dumps = TenantDumps(f"{prefix}-tenant-dumps", TenantDumpsArgs(config=cfg, data_key_arn=keys.data_key_arn)) \
+        if cfg.tenancy else None
     edge = PublicEndpoint(f"{prefix}-edge", EdgeArgs(
         config=cfg,
         vpc_id=network.vpc_id,
@@ -116,7 +120,7 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         health_check_id=alarms.health_check_id,
     ))
 
-    return {
+    outputs = {
         "environment": pulumi.Output.from_input(cfg.environment),
         "region": pulumi.Output.from_input(cfg.region),
         "vpc_id": network.vpc_id,
@@ -142,6 +146,9 @@ def build(cfg: EnvironmentConfig) -> dict[str, pulumi.Output]:
         "temporal_history_shards": temporal.history_shards,
         "dashboard_name": dashboard.dashboard_name,
     }
+    if dumps:
+        outputs["tenant_dumps_bucket"] = dumps.bucket_name
+    return outputs
 
 
 def main(cfg: EnvironmentConfig | None = None) -> None:

@@ -37,11 +37,6 @@ class Dump:
         return {"location": self.location, "bytes": self.size, "encryptedWith": self.kms_key}
 
 
-def split_location(location: str) -> tuple[str, str]:
-    bucket, _, prefix = location.removeprefix("s3://").partition("/")
-    return bucket, prefix
-
-
 def pg_dump_binary() -> str:
     found = os.environ.get(PG_DUMP_VARIABLE) or shutil.which("pg_dump")
     if not found:
@@ -53,7 +48,7 @@ def pg_dump_binary() -> str:
 
 def dump_schema(cfg: EnvironmentConfig, target: AdminTarget, names: TenantNames) -> Dump:
     assert cfg.tenancy is not None
-    bucket, prefix = split_location(cfg.tenancy.dumps)
+    bucket, prefix = cfg.tenancy.dumps_bucket, cfg.tenancy.dumps_prefix
     key = names.dump_key(prefix, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     kms_key = f"alias/{cfg.name_prefix}-data"
     s3 = client("s3", region=cfg.region, profile=cfg.profile)
@@ -100,11 +95,12 @@ def _upload(s3: Any, stream: Any, bucket: str, key: str, kms_key: str, tenant: s
 
 
 def check_destination(cfg: EnvironmentConfig) -> str:
-    """Offboarding refuses before changing anything when the dumps bucket is not there (or not ours)."""
+    """Offboarding refuses before changing anything when the dumps bucket (the stack makes it) is not there
+    (or not ours)."""
     from botocore.exceptions import ClientError
 
     assert cfg.tenancy is not None
-    bucket, _ = split_location(cfg.tenancy.dumps)
+    bucket = cfg.tenancy.dumps_bucket
     s3 = client("s3", region=cfg.region, profile=cfg.profile)
     with aws_errors(f"check the dumps bucket s3://{bucket}"):
         try:
@@ -114,6 +110,7 @@ def check_destination(cfg: EnvironmentConfig) -> str:
             if code in ("404", "NoSuchBucket", "403", "AccessDenied"):
                 raise MissingPrerequisite(
                     f"the dumps bucket s3://{bucket} (infra:tenancy.dumps) does not exist or is not yours ({code}); "
-                    "nothing was changed", hint="create it (private, versioned) or fix infra:tenancy.dumps") from None
+                    "nothing was changed",
+                    hint=f"`infra up {cfg.environment}` creates it from infra:tenancy.dumps; or fix that key") from None
             raise
     return bucket

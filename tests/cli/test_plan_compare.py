@@ -41,7 +41,7 @@ def test_no_change_against_the_same_plan(infra, base):
     assert result.exit_code == 0, result.output
     assert "staging: 0 to add, 0 to remove, 0 to change" in result.stdout
     assert "no change in estimated cost" in result.stdout
-    assert "Monthly cost: $499.32 -> $499.32 ($0.00), budget $900.00 (55%)" in result.stdout
+    assert "Monthly cost: $499.43 -> $499.43 ($0.00), budget $900.00 (55%)" in result.stdout
 
 
 def test_a_change_property_by_property_with_cost_before_after_and_difference(infra, base, write_config):
@@ -59,7 +59,7 @@ def test_a_change_property_by_property_with_cost_before_after_and_difference(inf
     rows = [line.split() for line in out.splitlines()]
     assert ["infra-staging-postgres-instance", "rds.Instance", "$106.80", "$200.24", "+$93.44"] in rows
     assert ["infra-staging-network-flow-logs", "cloudwatch.LogGroup", "-", "$10.00", "+$10.00"] in rows
-    assert "Monthly cost: $489.32 -> $592.76 (+$103.44), budget $900.00 (66%)" in out
+    assert "Monthly cost: $489.43 -> $592.87 (+$103.44), budget $900.00 (66%)" in out
 
 
 def test_json_carries_infracost_totals(infra, base, write_config):
@@ -67,9 +67,9 @@ def test_json_carries_infracost_totals(infra, base, write_config):
                    "--compare-to", str(base()), "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["pastTotalMonthlyCost"] == 499.32
+    assert doc["pastTotalMonthlyCost"] == 499.43
     assert doc["diffTotalMonthlyCost"] == 93.44
-    assert doc["totalMonthlyCost"] == round(499.32 + 93.44, 2)
+    assert doc["totalMonthlyCost"] == round(499.43 + 93.44, 2)
     assert doc["summary"] == {"add": 0, "remove": 0, "change": 1}
     [change] = doc["resources"]
     assert change["properties"] == [{"path": "instanceClass", "before": "db.t4g.medium", "after": "db.t4g.large"}]
@@ -89,7 +89,7 @@ def test_a_change_over_the_budget_fails_the_check_after_showing_everything(infra
     assert result.exit_code == 4
     assert "instanceClass: db.t4g.medium -> db.t4g.large" in result.stdout
     assert result.stderr.strip() == (
-        "error: this change takes staging's estimate to $592.76 a month (+$93.44), over its $550.00 budget "
+        "error: this change takes staging's estimate to $592.87 a month (+$93.44), over its $550.00 budget "
         "(make it cheaper, or raise infra:budget.monthlyUsd in the same change)")
 
 

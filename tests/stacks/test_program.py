@@ -19,6 +19,7 @@ REQUIRED_TAGS = {"environment", "project", "owner", "cost-center"}
 def expected_counts(cfg) -> dict[str, int]:
     azs = len(cfg.network.availability_zones)
     nats = azs if cfg.network.nat_gateways == "onePerAz" else 1
+    buckets = 2 if cfg.tenancy else 1
     return {
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 3 * azs,
@@ -41,8 +42,15 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:wafv2/webAcl:WebAcl": 1,
         "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
-        "aws:s3/bucket:Bucket": 1,  # the load balancer's access logs
-        "aws:s3/bucketPolicy:BucketPolicy": 1,
+        # the load balancer's access logs; with tenants, their offboarding dumps (versioned: only that one)
+        "aws:s3/bucket:Bucket": buckets,
+        "aws:s3/bucketPolicy:BucketPolicy": buckets,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": buckets,
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls": buckets,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": buckets,
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": buckets,
+        "aws:s3/bucketVersioning:BucketVersioning": buckets - 1,
+        "infra:aws:TenantDumps": buckets - 1,
         "aws:autoscaling/attachment:Attachment": len(cfg.eks.node_groups),
         "infra:aws:PublicEndpoint": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": len(cfg.eks.access),
@@ -127,8 +135,41 @@ def test_prod_is_stricter_than_staging(staging_plan, prod_plan):
     # the engine itself refuses to delete or replace prod's data and keys; nothing in staging is pinned
     protected = collections.Counter(r.type for r in prod_plan.resources if r.protect)
     assert protected == {"aws:kms/key:Key": 5, "aws:rds/instance:Instance": 1,
-                         "aws:elasticache/replicationGroup:ReplicationGroup": 1}
+                         "aws:elasticache/replicationGroup:ReplicationGroup": 1,
+                         "aws:s3/bucket:Bucket": 1}  # the offboarded tenants' dumps
     assert not any(r.protect for r in staging_plan.resources)
+
+
+def test_an_environment_without_tenants_has_no_dumps_bucket(staging_cfg):
+    cfg = staging_cfg.model_copy(update={"tenancy": None})
+    plan = run(cfg)
+    counts = collections.Counter(r.type for r in plan.resources)
+    for type_, n in expected_counts(cfg).items():
+        assert counts[type_] == n, f"{type_}: expected {n}, captured {counts[type_]}"
+    [bucket] = plan.by_type("aws:s3/bucket:Bucket")
+    assert bucket.inputs["bucketPrefix"] == "infra-staging-alb-logs-"
+
+
+@pytest.mark.parametrize("tenants", [True, False])
+def test_the_dumps_bucket_is_a_stack_output_when_there_are_tenants(staging_cfg, tenants):
+    from stacks import program
+    from stacks.offline import mock_engine
+
+    cfg = staging_cfg if tenants else staging_cfg.model_copy(update={"tenancy": None})
+    seen: dict = {}
+    with mock_engine(cfg.environment, cfg.region):
+        import pulumi
+
+        @pulumi.runtime.test
+        def create():
+            outputs = program.build(cfg)
+            seen["keys"] = set(outputs)
+            return outputs.get("tenant_dumps_bucket", pulumi.Output.from_input(None)).apply(
+                lambda name: seen.update(bucket=name))
+
+        create()
+    assert ("tenant_dumps_bucket" in seen["keys"]) is tenants
+    assert seen["bucket"] == ("infra-staging-tenant-dumps" if tenants else None)
 
 
 def _taggable(type_: str) -> bool:

@@ -65,16 +65,18 @@ def database(postgres_server):
 
 
 @pytest.fixture
-def cloud(aws, staging_cfg):
-    """The environment's secrets and data keys and the dumps bucket, as the stack and the operator made them."""
+def cloud(aws, staging_cfg, staging_plan):
+    """The environment's secrets and data keys and the dumps bucket, as the stack made them (the bucket from
+    the staging plan's own settings: private, versioned, SSE-KMS with the data key, TLS-only, expiring)."""
     import boto3
+    from planned_bucket import create_as_planned
 
     kms = boto3.client("kms", region_name="us-east-1")
+    keys = {}
     for purpose in ("secrets", "data"):
-        key = kms.create_key(Description=purpose)["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=f"alias/{staging_cfg.name_prefix}-{purpose}", TargetKeyId=key)
-    bucket = staging_cfg.tenancy.dumps.removeprefix("s3://").split("/")[0]
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+        keys[purpose] = kms.create_key(Description=purpose)["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=f"alias/{staging_cfg.name_prefix}-{purpose}", TargetKeyId=keys[purpose])
+    create_as_planned(staging_plan, boto3.client("s3", region_name="us-east-1"), keys["data"])
     return aws
 
 

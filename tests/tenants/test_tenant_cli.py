@@ -199,6 +199,7 @@ def test_offboard_dumps_encrypted_first_then_removes_everything_and_records_each
     s3 = boto3.client("s3", region_name="us-east-1")
     head = s3.head_object(Bucket=bucket, Key=key)
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith("infra-staging-data")
+    assert head["VersionId"] not in ("", "null")  # the stack's bucket is versioned: a dump can be undeleted
     (tmp_path / "acme.dump").write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     listing = subprocess.run(["pg_restore", "--list", str(tmp_path / "acme.dump")], capture_output=True, text=True,
                              check=True).stdout
