@@ -148,7 +148,8 @@ def _every_resource(resource: object) -> bool:
 
 RULES = [
     Rule("iam-least-privilege", "No administrator policies; no statement allows every action of a service on "
-         "every resource (unless a StringEquals tag condition narrows it); attached policies are in the plan", Enforcement.MANDATORY,
+         "every resource (unless a StringEquals tag condition narrows it); attached policies are in the plan",
+         Enforcement.MANDATORY,
          "name the actions and the resources (ARNs) the role needs",
          "CKV_AWS_1, CKV_AWS_62, CKV_AWS_63, CKV_AWS_274", stack_check=_least_privilege),
 ]
