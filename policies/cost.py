@@ -118,9 +118,9 @@ class Estimate:
 
 @cache
 def load_prices(region: str, path: Path = PRICES_FILE) -> PriceTable:
-    import yaml
+    from stacks.config_file import read_yaml  # the one YAML loader: duplicate keys, tags and size refused
 
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path)
     if region not in doc.get("prices", {}):
         raise InvalidInput(f"{path.name}: no prices for region {region}", hint="add a prices.<region> list")
     prices = {p["item"]: Price(**p) for p in doc["prices"][region]}
